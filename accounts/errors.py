@@ -1,0 +1,5 @@
+from config.errors import DomainError
+
+
+class AccountsError(DomainError):
+    """Every business refusal of the accounts app."""

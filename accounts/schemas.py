@@ -1,0 +1,56 @@
+from datetime import datetime
+
+from ninja import Schema
+from pydantic import Field, model_validator
+
+
+class BalanceOut(Schema):
+    currency: str
+    balance: str
+    held: str
+    available: str
+
+
+class SubscriptionBrief(Schema):
+    plan: str
+    expires_at: datetime | None = None
+
+
+class UserOut(Schema):
+    id: int
+    telegram_id: int | None
+    device_id: str | None
+    external_id: str | None
+    username: str
+    first_name: str
+    last_name: str
+    language_code: str
+    referrer: int | None
+    balance: BalanceOut
+    subscription: SubscriptionBrief
+    created_at: datetime
+
+
+class UserUpsertIn(Schema):
+    username: str | None = Field(None, max_length=64)
+    first_name: str | None = Field(None, max_length=128)
+    last_name: str | None = Field(None, max_length=128)
+    language_code: str | None = Field(None, max_length=16)
+    referrer: str | None = Field(
+        None, max_length=140, description="a {user} form: digits, device:<id> or ext:<id>"
+    )
+
+
+class IdentityIn(Schema):
+    telegram_id: int | None = Field(None, gt=0, le=2**63 - 1)
+    device_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@|+=-]+$")
+    external_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@|+=-]+$")
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> "IdentityIn":
+        given = [
+            name for name in ("telegram_id", "device_id", "external_id") if getattr(self, name) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of telegram_id, device_id, external_id")
+        return self

@@ -1,0 +1,56 @@
+"""Reads of the accounts app."""
+
+import re
+
+from django.db.models import QuerySet
+
+from accounts.errors import AccountsError
+from accounts.models import ApiKey, EndUser
+
+TELEGRAM_ID_RE = re.compile(r"^[0-9]{1,19}$")
+OPAQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.:@|+=-]{1,128}$")
+MAX_TELEGRAM_ID = 2**63 - 1
+USER_REF_HELP = "a Telegram id (digits), device:<id> or ext:<id>"
+
+
+def user_ref_parse(ref: str) -> tuple[str, int | str]:
+    """Turns a `{user}` path form into the identity field and value it names."""
+    if TELEGRAM_ID_RE.match(ref) and 0 < int(ref) <= MAX_TELEGRAM_ID:
+        return "telegram_id", int(ref)
+    for prefix, field in (("device:", "device_id"), ("ext:", "external_id")):
+        if ref.startswith(prefix):
+            value = ref[len(prefix) :]
+            if OPAQUE_ID_RE.match(value):
+                return field, value
+    raise AccountsError(
+        f"{ref[:140]!r} does not name a user: expected {USER_REF_HELP}.",
+        code="validation_error",
+        details={"user": f"expected {USER_REF_HELP}"},
+    )
+
+
+def end_users_with_related() -> QuerySet[EndUser]:
+    return EndUser.objects.select_related("referrer")
+
+
+def end_user_find(*, ref: str) -> EndUser | None:
+    field, value = user_ref_parse(ref)
+    return end_users_with_related().filter(**{field: value}).first()
+
+
+def end_user_get(*, ref: str) -> EndUser:
+    user = end_user_find(ref=ref)
+    if user is None:
+        raise AccountsError(f"No user {ref}.", code="not_found", details={"user": ref})
+    return user
+
+
+def end_user_get_by_id(*, user_id: int) -> EndUser:
+    user = end_users_with_related().filter(pk=user_id).first()
+    if user is None:
+        raise AccountsError(f"No user with id {user_id}.", code="not_found", details={"user": user_id})
+    return user
+
+
+def api_keys_active() -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(revoked_at__isnull=True)

@@ -1,0 +1,156 @@
+"""Writes of the accounts app: end users, their identities, API keys."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import events
+from accounts.errors import AccountsError
+from accounts.models import ApiKey, EndUser, Operator
+from accounts.selectors import end_user_find, user_ref_parse
+
+PROFILE_FIELDS = ("username", "first_name", "last_name", "language_code")
+IDENTITY_FIELDS = ("telegram_id", "device_id", "external_id")
+API_KEY_PREFIX = "bd_"
+# last_used_at is advisory: writing it on every request would turn each read into a write.
+API_KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def end_user_upsert(
+    *, ref: str, profile: dict[str, Any], referrer_ref: str | None = None
+) -> tuple[EndUser, bool]:
+    """Creates the user named by `ref`, or updates its profile; returns (user, created).
+
+    Safe under concurrent first requests: the unique identity index lets exactly one INSERT win,
+    the losers fall back to the winner's row. The welcome bonus (billing) rides the same transaction
+    through the EndUserCreated event, so a user never exists without it.
+    """
+    field, value = user_ref_parse(ref)
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    with transaction.atomic():
+        user = EndUser.objects.select_for_update().filter(**{field: value}).first()
+        if user is None:
+            referrer = _referrer_for_new_user(referrer_ref=referrer_ref, own_ref=ref)
+            try:
+                with transaction.atomic():
+                    user = EndUser.objects.create(**{field: value}, **profile, referrer=referrer)
+            except IntegrityError:
+                user = EndUser.objects.select_for_update().filter(**{field: value}).first()
+                if user is None:
+                    raise
+            else:
+                events.publish(events.EndUserCreated(user=user))
+                return user, True
+        changed = [name for name, new in profile.items() if getattr(user, name) != new]
+        if changed:
+            for name in changed:
+                setattr(user, name, profile[name])
+            user.save(update_fields=[*changed, "updated_at"])
+        return user, False
+
+
+def _referrer_for_new_user(*, referrer_ref: str | None, own_ref: str) -> EndUser | None:
+    """A referrer is recorded only at creation, never oneself; a new user has no referrals, so no cycle."""
+    if not referrer_ref or referrer_ref == own_ref:
+        return None
+    if user_ref_parse(referrer_ref) == user_ref_parse(own_ref):
+        return None
+    # An unknown referrer (a stale invite link) must not stop the user from being created.
+    return end_user_find(ref=referrer_ref)
+
+
+def end_user_attach_identity(*, ref: str, identity: str, value: int | str) -> EndUser:
+    """Attaches an identity to the user named by `ref`.
+
+    When an anonymous (device-only) user holds that identity, it is merged into this user: the
+    merge event lets billing move its balance through the ledger and the other apps re-point its
+    history, all in this one transaction. An identity held by another registered user is a conflict.
+    """
+    if identity not in IDENTITY_FIELDS:
+        raise ValueError(f"unknown identity {identity!r}")
+    field, ref_value = user_ref_parse(ref)
+    with transaction.atomic():
+        target = EndUser.objects.filter(**{field: ref_value}).first()
+        if target is None:
+            raise AccountsError(f"No user {ref}.", code="not_found", details={"user": ref})
+        holder = EndUser.objects.filter(**{identity: value}).first()
+        # Lock both rows in primary-key order so two crossing merges cannot deadlock.
+        ids = sorted({target.pk, *([holder.pk] if holder else [])})
+        locked = {
+            user.pk: user for user in EndUser.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        }
+        target = locked[target.pk]
+        holder = locked.get(holder.pk) if holder else None
+        if holder is not None and getattr(holder, identity) != value:
+            raise AccountsError("The identity changed hands meanwhile; retry.", code="conflict")
+        if holder is not None and holder.pk == target.pk:
+            return target
+        current = getattr(target, identity)
+        if current is not None and current != value:
+            raise AccountsError(
+                f"User {ref} already has another {identity}.",
+                code="conflict",
+                details={identity: "already set to a different value"},
+            )
+        if holder is None:
+            setattr(target, identity, value)
+            target.save(update_fields=[identity, "updated_at"])
+            return target
+        if not holder.is_anonymous_user:
+            raise AccountsError(
+                f"This {identity} belongs to another registered user.",
+                code="conflict",
+                details={identity: "belongs to another user"},
+            )
+        _merge_anonymous_into(source=holder, target=target, identity=identity, value=value)
+        return target
+
+
+def _merge_anonymous_into(*, source: EndUser, target: EndUser, identity: str, value: int | str) -> None:
+    # Free the identity first: the unique index would refuse it on two rows even inside a transaction.
+    setattr(source, identity, None)
+    source.merged_into = target
+    source.save(update_fields=[identity, "merged_into", "updated_at"])
+    setattr(target, identity, value)
+    target.save(update_fields=[identity, "updated_at"])
+    EndUser.objects.filter(referrer=source).exclude(pk=target.pk).update(referrer=target)
+    events.publish(events.EndUsersMerged(source=source, target=target))
+
+
+def _hash_key(raw_key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_create(*, name: str, created_by: Operator | None = None) -> tuple[ApiKey, str]:
+    """Returns the key row and the raw key, which is shown once and never stored."""
+    raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        name=name, prefix=raw_key[:10], key_hash=_hash_key(raw_key), created_by=created_by
+    )
+    return api_key, raw_key
+
+
+def api_key_revoke(*, api_key: ApiKey) -> None:
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    if not raw_key or len(raw_key) > 200:
+        return None
+    api_key = ApiKey.objects.filter(key_hash=_hash_key(raw_key), revoked_at__isnull=True).first()
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class AssistantsConfig(AppConfig):
+    name = "assistants"
+    verbose_name = "Assistants"
+
+    def ready(self) -> None:
+        from accounts import events
+        from assistants.handlers import on_end_users_merged
+
+        events.subscribe(events.EndUsersMerged, on_end_users_merged)

@@ -1,0 +1,5 @@
+from config.errors import DomainError
+
+
+class AssistantsError(DomainError):
+    """Every business refusal of the assistants app."""

@@ -1,0 +1,9 @@
+"""Handlers of accounts' domain events (docs/architecture.md, Domain events); each calls one service."""
+
+from accounts import events
+from assistants import services
+
+
+def on_end_users_merged(event: events.EndUsersMerged) -> None:
+    """An anonymous user merged into a registered one: its assistants and dialogs follow it."""
+    services.assistants_reassign_owner(source=event.source, target=event.target)

@@ -1,0 +1,58 @@
+"""Reads of the assistants app."""
+
+from django.db.models import QuerySet
+
+from accounts.models import EndUser
+from assistants.errors import AssistantsError
+from assistants.models import Assistant, BotInstance, Dialog, Document, HandoffAudit, KnowledgeChunk, Message
+
+
+def assistants_of_user(*, user: EndUser) -> QuerySet[Assistant]:
+    # documents/dialogs/messages counts are maintained counters on the row (see Assistant).
+    return Assistant.objects.filter(owner=user)
+
+
+def assistant_get(*, assistant_id: int) -> Assistant:
+    assistant = Assistant.objects.filter(pk=assistant_id).first()
+    if assistant is None:
+        raise AssistantsError(
+            f"No assistant {assistant_id}.", code="not_found", details={"assistant": assistant_id}
+        )
+    return assistant
+
+
+def documents_of_assistant(*, assistant: Assistant) -> QuerySet[Document]:
+    # The stored text can be a megabyte; lists never need it.
+    return Document.objects.filter(assistant=assistant).defer("text")
+
+
+def chunks_of_document(*, document: Document) -> QuerySet[KnowledgeChunk]:
+    return (
+        KnowledgeChunk.objects.filter(document=document)
+        .defer("embedding", "search_vector")
+        .order_by("ordinal")
+    )
+
+
+def dialog_get(*, dialog_id: int) -> Dialog:
+    dialog = Dialog.objects.select_related("user").filter(pk=dialog_id).first()
+    if dialog is None:
+        raise AssistantsError(f"No dialog {dialog_id}.", code="not_found", details={"dialog": dialog_id})
+    return dialog
+
+
+def dialog_exists(*, dialog_id: int) -> None:
+    if not Dialog.objects.filter(pk=dialog_id).exists():
+        raise AssistantsError(f"No dialog {dialog_id}.", code="not_found", details={"dialog": dialog_id})
+
+
+def messages_of_dialog(*, dialog_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(dialog_id=dialog_id)
+
+
+def handoffs_of_dialog(*, dialog_id: int) -> QuerySet[HandoffAudit]:
+    return HandoffAudit.objects.filter(dialog_id=dialog_id).select_related("dialog")
+
+
+def bot_instances_of_assistant(*, assistant: Assistant) -> QuerySet[BotInstance]:
+    return BotInstance.objects.filter(assistant=assistant).select_related("assistant")

@@ -1,0 +1,158 @@
+"""Capacity, measured: does 1 GB hold 40,000 users, 4,000,000 operations, 400,000 provider logs and
+200,000 debug logs? Loads exactly that into its own database and prints the size table by table.
+
+    .venv/bin/python bench/capacity.py --load      # drop + create botdesk_capacity, migrate, seed_demo load
+    .venv/bin/python bench/capacity.py             # measure only (VACUUM ANALYZE, sizes, per-row bytes)
+    .venv/bin/python bench/capacity.py --levers    # also measure each saving lever on copies of the tables
+
+The mix (design of issue 6): 2,000,000 paid generations (a job with a 120-character prompt and an
+80-character result URL, its captured hold and its charge) and 2,000,000 other ledger operations
+(top-ups with their payment, bonuses, refunds, referral rewards), over one year of history.
+Only botdesk_capacity is ever dropped.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "botdesk_capacity"
+URL = f"postgres://botdesk:botdesk@127.0.0.1:5432/{DATABASE}"
+PROMISE = {"users": 40_000, "operations": 4_000_000, "provider_logs": 400_000, "debug_logs": 200_000}
+GB = 1024**3
+MB = 1024**2
+
+
+def shell(*args: str, env: dict | None = None) -> float:
+    began = time.monotonic()
+    subprocess.run(args, check=True, cwd=ROOT, env={**os.environ, **(env or {})})
+    return time.monotonic() - began
+
+
+def load() -> None:
+    shell("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DATABASE)
+    shell("createdb", "-h", "127.0.0.1", "-U", "postgres", "-O", "botdesk", DATABASE)
+    # The migrations need extensions a database owner may not create (vector is not trusted).
+    for extension in ("pg_trgm", "vector"):
+        shell("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", DATABASE, "-c",
+              f"CREATE EXTENSION IF NOT EXISTS {extension}")  # fmt: skip
+    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    python = str(ROOT / ".venv/bin/python")
+    print(f"migrate: {shell(python, 'manage.py', 'migrate', '-v0', env=env):.1f} s")
+    seconds = shell(
+        python, "manage.py", "seed_demo",
+        "--users", str(PROMISE["users"]), "--operations", str(PROMISE["operations"]),
+        "--provider-logs", str(PROMISE["provider_logs"]), "--debug-logs", str(PROMISE["debug_logs"]),
+        env=env,
+    )  # fmt: skip
+    print(f"seed_demo load: {seconds:.1f} s")
+    seconds = shell(python, "manage.py", "ledger_check", env=env)
+    print(f"ledger_check: passed in {seconds:.1f} s")
+
+
+TABLES_SQL = """
+SELECT c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_indexes_size(c.oid),
+       pg_total_relation_size(c.oid) - pg_relation_size(c.oid) - pg_indexes_size(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname = 'public'
+ORDER BY pg_total_relation_size(c.oid) DESC
+"""
+INDEXES_SQL = """
+SELECT t.relname, i.relname, pg_relation_size(i.oid)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+WHERE n.nspname = 'public' AND pg_relation_size(i.oid) >= %s
+ORDER BY pg_relation_size(i.oid) DESC
+"""
+
+
+def measure(connection: psycopg.Connection) -> dict[str, tuple[int, int, int, int]]:
+    with connection.cursor() as cursor:
+        began = time.monotonic()
+        cursor.execute("VACUUM ANALYZE")
+        print(f"VACUUM ANALYZE: {time.monotonic() - began:.1f} s\n")
+        cursor.execute("SELECT pg_database_size(current_database())")
+        database = cursor.fetchone()[0]
+        cursor.execute(TABLES_SQL)
+        tables = {
+            name: (rows, heap, indexes, toast) for name, rows, heap, indexes, toast in cursor.fetchall()
+        }
+        cursor.execute(INDEXES_SQL, [MB])
+        indexes = cursor.fetchall()
+    print(
+        f"{'table':34} {'rows':>10} {'heap MB':>9} {'idx MB':>8} {'toast MB':>9} {'total MB':>9} {'B/row':>7}"
+    )
+    listed = 0
+    for name, (rows, heap, index_bytes, toast) in tables.items():
+        total = heap + index_bytes + toast
+        listed += total
+        if total < MB:
+            continue
+        per_row = f"{total / rows:.0f}" if rows > 0 else "-"
+        print(
+            f"{name:34} {rows:>10} {heap / MB:>9.1f} {index_bytes / MB:>8.1f} {toast / MB:>9.2f} "
+            f"{total / MB:>9.1f} {per_row:>7}"
+        )
+    print(f"{'(tables under 1 MB)':34} {'':>10} {'':>9} {'':>8} {'':>9} "
+          f"{sum(sum(v[1:]) for v in tables.values() if sum(v[1:]) < MB) / MB:>9.1f}")  # fmt: skip
+    print(f"\ndatabase size: {database / MB:.1f} MB ({database / GB:.2f} GB) against a 1024 MB budget\n")
+    print(f"{'index (>= 1 MB)':60} {'MB':>8}")
+    for table, index, size in indexes:
+        print(f"{table + '.' + index:60} {size / MB:>8.1f}")
+    return tables
+
+
+def per_unit(tables: dict[str, tuple[int, int, int, int]]) -> None:
+    """Bytes each promised unit costs, and how many of it 1 GB holds on its own."""
+
+    def total(*names: str) -> int:
+        return sum(sum(tables[name][1:]) for name in names if name in tables)
+
+    ledger = total("billing_ledger_entry")
+    ledger_rows = tables["billing_ledger_entry"][0]
+    per_entry = ledger / ledger_rows
+    users = PROMISE["users"]
+    units = {
+        # A user: the profile, the account and the welcome bonus entry.
+        "user": (total("accounts_end_user", "billing_account") + per_entry * users) / users,
+        # A paid generation: the job, its hold and its charge.
+        "paid generation": (total("generations_generation", "billing_hold") + per_entry * 2_000_000)
+        / 2_000_000,
+        # Another operation: its entry, plus a payment row for the top-ups among them.
+        "other operation": (total("billing_payment") + per_entry * 2_000_000) / 2_000_000,
+        "provider log": total("generations_provider_log") / PROMISE["provider_logs"],
+        "debug log": total("ops_debug_log") / PROMISE["debug_logs"],
+    }
+    print(f"\n{'unit':18} {'bytes':>7} {'per 1 GB alone':>15}")
+    for unit, size in units.items():
+        print(f"{unit:18} {size:>7.0f} {GB / size:>15,.0f}")
+    operation = (units["paid generation"] + units["other operation"]) / 2
+    print(f"{'operation (mix)':18} {operation:>7.0f} {GB / operation:>15,.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--load", action="store_true", help="drop, create, migrate and load botdesk_capacity")
+    parser.add_argument("--levers", action="store_true", help="measure each saving lever on table copies")
+    options = parser.parse_args()
+    if options.load:
+        load()
+    with psycopg.connect(URL, autocommit=True) as connection:
+        tables = measure(connection)
+        per_unit(tables)
+        if options.levers:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from capacity_levers import levers_measure
+
+            levers_measure(connection)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from billing.checks import ledger_check_run
+
+
+class Command(BaseCommand):
+    help = (
+        "Verifies every money invariant (design.md section 4) over the whole database; exits 1 on a failure."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--hold-grace-seconds", type=int, default=120)
+
+    def handle(self, *args, hold_grace_seconds: int, **options):
+        with connection.cursor() as cursor:
+            # A whole-database check may outlast the web statement timeout.
+            cursor.execute("SET statement_timeout = %s", [settings.MAINTENANCE_STATEMENT_TIMEOUT_MS])
+        results = ledger_check_run(hold_grace_seconds=hold_grace_seconds)
+        for result in results:
+            mark = "ok  " if result.ok else "FAIL"
+            self.stdout.write(f"{mark} {result.invariant}" + (f": {result.detail}" if result.detail else ""))
+            for sample in result.samples:
+                self.stdout.write(f"       {sample}")
+        failed = [result for result in results if not result.ok]
+        self.stdout.write(f"ledger_check: {len(results) - len(failed)} passed, {len(failed)} failed")
+        if failed:
+            sys.exit(1)

@@ -1,0 +1,121 @@
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from accounts.schemas import BalanceOut
+from config.schemas import PositiveMoney
+
+ENTRY_TYPE_NAMES = (
+    "topup",
+    "charge",
+    "refund",
+    "bonus",
+    "referral_reward",
+    "promo",
+    "adjustment",
+    "subscription",
+    "merge",
+)
+
+
+class TransactionOut(Schema):
+    id: int
+    type: str
+    amount: str
+    balance_after: str
+    currency: str
+    reference: str
+    description: str
+    created_at: datetime
+
+
+class TransactionPage(Schema):
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+class TransactionsQuery(Schema):
+    type: str | None = Field(None, description=f"one of {', '.join(ENTRY_TYPE_NAMES)}")
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = None
+    currency: str | None = Field(None, max_length=8, description="only this currency (default: all)")
+
+
+class PaymentCreateIn(Schema):
+    amount: PositiveMoney
+    currency: str | None = Field(None, max_length=8, description="default: the default currency (RUB)")
+    provider: Literal["yookassa"] = "yookassa"
+
+
+class PaymentOut(Schema):
+    id: int
+    user: str
+    provider: str
+    provider_payment_id: str
+    status: str
+    amount: str
+    currency: str
+    confirmation_url: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class TelegramStarsIn(Schema):
+    user: str = Field(..., max_length=140)
+    telegram_payment_charge_id: str = Field(..., min_length=1, max_length=128)
+    currency: Literal["XTR"]
+    total_amount: int = Field(..., ge=1, le=1_000_000)
+    invoice_payload: str = Field("", max_length=512)
+
+
+class ReferralOut(Schema):
+    user: str
+    joined_at: datetime
+    reward: str
+
+
+class ReferralsOut(Schema):
+    referred_count: int
+    rewards_total: str
+    currency: str
+    items: list[ReferralOut]
+    next_cursor: str | None
+
+
+class ReferralsQuery(Schema):
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = None
+    currency: str | None = Field(None, max_length=8)
+
+
+class PromoRedeemIn(Schema):
+    code: str = Field(..., min_length=1, max_length=64)
+
+
+class PromoRedeemOut(Schema):
+    amount: str
+    currency: str
+    balance: BalanceOut
+
+
+class PlanOut(Schema):
+    code: str
+    name: str
+    price: str
+    currency: str
+    period_days: int
+    limits: dict[str, Any]
+
+
+class SubscriptionOut(Schema):
+    plan: str
+    started_at: datetime | None
+    expires_at: datetime | None
+    auto_renew: bool
+
+
+class SubscriptionIn(Schema):
+    plan: str = Field(..., min_length=1, max_length=64)
+    auto_renew: bool = False

@@ -1,0 +1,180 @@
+"""Reads of the billing app."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Case, Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import EndUser
+from billing.errors import BillingError
+from billing.models import Account, EntryType, LedgerEntry, Payment, Plan, ReferralReward, Subscription
+from config.pagination import decode_cursor, encode_cursor, page_newest_first
+
+ZERO = Decimal("0.00")
+FREE_PLAN_CODE = "free"
+
+
+def money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def balance_out(*, currency: str, balance: Decimal = ZERO, held: Decimal = ZERO) -> dict[str, str]:
+    return {
+        "currency": currency,
+        "balance": money(balance),
+        "held": money(held),
+        "available": money(balance - held),
+    }
+
+
+def user_accounts(*, user: EndUser) -> QuerySet[Account]:
+    return Account.objects.filter(kind=Account.Kind.USER, owner=user)
+
+
+def balance_get(*, user: EndUser, currency: str) -> dict[str, str]:
+    account = user_accounts(user=user).filter(currency=currency).only("balance", "held").first()
+    if account is None:
+        return balance_out(currency=currency)
+    return balance_out(currency=currency, balance=account.balance, held=account.held)
+
+
+def balances_for_users(users: Sequence[EndUser]) -> dict[int, dict[str, str]]:
+    """The default-currency balance of many users in one query (the user object's `balance`)."""
+    currency = settings.DEFAULT_CURRENCY
+    rows = Account.objects.filter(
+        kind=Account.Kind.USER, owner__in=[user.pk for user in users], currency=currency
+    ).values_list("owner_id", "balance", "held")
+    return {
+        owner_id: balance_out(currency=currency, balance=balance, held=held)
+        for owner_id, balance, held in rows
+    }
+
+
+def active_subscriptions() -> QuerySet[Subscription]:
+    now = timezone.now()
+    return Subscription.objects.select_related("plan").filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+
+
+def subscriptions_for_users(users: Sequence[EndUser]) -> dict[int, dict[str, Any]]:
+    rows = active_subscriptions().filter(user__in=[user.pk for user in users])
+    return {row.user_id: {"plan": row.plan.code, "expires_at": row.expires_at} for row in rows}
+
+
+def plan_for_user(*, user: EndUser) -> Plan:
+    """The plan whose limits apply to the user now: the active subscription's, else `free`.
+
+    One query (it runs on every paid job's admission): the candidates are `free` and the plan of an
+    active subscription, and the subscription's wins.
+    """
+    now = timezone.now()
+    subscribed = Subscription.objects.filter(user=user).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    plan = (
+        Plan.objects.filter(Q(code=FREE_PLAN_CODE) | Q(pk__in=subscribed.values("plan_id")))
+        .order_by(Case(When(code=FREE_PLAN_CODE, then=1), default=0))
+        .first()
+    )
+    if plan is None:
+        raise Plan.DoesNotExist("the free plan is missing: run migrate")
+    return plan
+
+
+def plans_active() -> QuerySet[Plan]:
+    return Plan.objects.filter(is_active=True).order_by("sort_order", "code")
+
+
+def ledger_entries_for_user(
+    *, user: EndUser, entry_type: EntryType | None, currency: str | None, limit: int, cursor: str | None
+) -> tuple[list[LedgerEntry], str | None]:
+    """Newest first, by keyset on the (account, id) index: cheap for a user with 100k entries.
+
+    With several currencies, each account is read by its own index range and the pages are merged
+    (UNION ALL of per-account LIMITs), so no query ever sorts a whole history.
+    """
+    accounts = user_accounts(user=user)
+    if currency:
+        accounts = accounts.filter(currency=currency)
+    account_ids = list(accounts.order_by("pk").values_list("pk", flat=True))
+    if not account_ids:
+        return [], None
+    base = LedgerEntry.objects.only(
+        "pk", "type", "amount", "balance_after", "currency", "reference", "description", "created_at"
+    )
+    if entry_type is not None:
+        base = base.filter(type=entry_type)
+    if cursor:
+        base = base.filter(pk__lt=decode_cursor(cursor))
+    per_account = [
+        base.filter(account_id=account_id).order_by("-pk")[: limit + 1] for account_id in account_ids
+    ]
+    if len(per_account) == 1:
+        rows = list(per_account[0])
+    else:
+        rows = list(per_account[0].union(*per_account[1:], all=True).order_by("-pk")[: limit + 1])
+    next_cursor = encode_cursor(rows[limit - 1].pk) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def payment_get(*, payment_id: str) -> Payment:
+    """Ids are opaque to clients: anything that is not one of ours is simply not found."""
+    payment = None
+    if payment_id.isdigit() and len(payment_id) < 19:
+        payment = Payment.objects.select_related("user").filter(pk=int(payment_id)).first()
+    if payment is None:
+        raise BillingError(
+            f"No payment {payment_id[:40]}.", code="not_found", details={"payment": payment_id[:40]}
+        )
+    return payment
+
+
+def subscription_current(*, user: EndUser) -> Subscription | None:
+    return active_subscriptions().filter(user=user).first()
+
+
+def _money_sum(queryset: QuerySet) -> Coalesce:
+    return Coalesce(
+        Subquery(queryset.order_by().values("referrer").annotate(total=Sum("amount")).values("total")[:1]),
+        Value(ZERO),
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+def referrals_summary(*, user: EndUser, currency: str) -> tuple[int, Decimal]:
+    """How many users this one referred and what their top-ups earned it, in one query."""
+    referred = EndUser.objects.filter(referrer=OuterRef("pk")).order_by().values("referrer")
+    row = (
+        EndUser.objects.filter(pk=user.pk)
+        .annotate(
+            referred_count=Coalesce(Subquery(referred.annotate(n=Count("pk")).values("n")[:1]), Value(0)),
+            rewards_total=_money_sum(
+                ReferralReward.objects.filter(referrer=OuterRef("pk"), currency=currency)
+            ),
+        )
+        .values_list("referred_count", "rewards_total")
+        .get()
+    )
+    return row[0], row[1]
+
+
+def referrals_page(
+    *, user: EndUser, currency: str, limit: int, cursor: str | None
+) -> tuple[list[EndUser], str | None]:
+    """The referred users, newest first, each annotated with the rewards it earned (one query)."""
+    queryset = (
+        EndUser.objects.filter(referrer=user)
+        .only("pk", "telegram_id", "device_id", "external_id", "created_at")
+        .annotate(
+            reward=_money_sum(
+                ReferralReward.objects.filter(referrer=user, referred=OuterRef("pk"), currency=currency)
+            )
+        )
+    )
+    rows, next_cursor = page_newest_first(queryset, limit=limit, cursor=cursor)
+    return list(rows), next_cursor

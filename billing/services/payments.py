@@ -1,0 +1,300 @@
+"""Payments: YooKassa top-ups confirmed by webhook, Telegram Stars credits, and referral rewards.
+
+A top-up is credited in the same transaction as the conditional UPDATE that moves its payment from
+`pending` to `succeeded`; the unique (provider, provider_payment_id) index and the ledger's unique
+`payment:<id>` reference back that up, so a payment is credited at most once whatever arrives twice.
+"""
+
+import hashlib
+import logging
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import EndUser
+from billing.errors import BillingError
+from billing.models import Account, EntryType, Payment, ProviderEvent, ReferralReward
+from billing.providers.yookassa import SUPPORTED_CURRENCIES, yookassa_client
+from billing.services.ledger import currency_validate, entry_post, user_account_id
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+Outcome = ProviderEvent.Outcome
+
+
+def provider_idempotence_key(*, client_id: int, idempotency_key: str) -> str:
+    """The key sent to the provider: a retry of the same client request names the same provider payment."""
+    return hashlib.sha256(f"{client_id}:{idempotency_key}".encode()).hexdigest()[:64]
+
+
+def payment_create(
+    *, user: EndUser, amount: Decimal, currency: str, provider: str, idempotence_key: str
+) -> Payment:
+    """Opens a pending YooKassa payment; the money arrives later through the webhook."""
+    currency_validate(currency)
+    if provider != Payment.Provider.YOOKASSA:
+        raise BillingError(
+            f"Unknown payment provider {provider!r}.",
+            code="validation_error",
+            details={"provider": "yookassa"},
+        )
+    if currency not in SUPPORTED_CURRENCIES:
+        raise BillingError(
+            f"{currency} cannot be paid through YooKassa.",
+            code="validation_error",
+            details={
+                "currency": f"one of {', '.join(sorted(SUPPORTED_CURRENCIES & set(settings.CURRENCIES)))}"
+            },
+        )
+    if amount <= 0:
+        raise BillingError("A payment must be positive.", code="validation_error", details={"amount": "> 0"})
+    created = yookassa_client().payment_create(
+        amount=amount,
+        currency=currency,
+        description=f"Balance top-up for {user.display_ref}",
+        metadata={"user_id": str(user.pk)},
+        idempotence_key=idempotence_key,
+    )
+    payment, new = Payment.objects.get_or_create(
+        provider=provider,
+        provider_payment_id=created.provider_payment_id,
+        defaults={
+            "user": user,
+            "amount": amount,
+            "currency": currency,
+            "confirmation_url": created.confirmation_url,
+        },
+    )
+    if not new and (payment.user_id, payment.amount, payment.currency) != (user.pk, amount, currency):
+        raise BillingError(
+            "The provider returned a payment that belongs to another request.", code="conflict"
+        )
+    return payment
+
+
+MAX_MERGE_HOPS = 5
+
+
+def _beneficiary_id(*, user_id: int) -> int:
+    """The user a payment's money belongs to now: an anonymous payer may have been merged meanwhile.
+
+    Locking the user row waits for a merge in flight (it locks users before accounts, as this does),
+    so a top-up never lands on an account that a merge has just emptied.
+    """
+    for _hop in range(MAX_MERGE_HOPS):
+        merged_into_id = (
+            EndUser.objects.select_for_update(no_key=True)
+            .filter(pk=user_id)
+            .values_list("merged_into_id", flat=True)
+            .first()
+        )
+        if merged_into_id is None:
+            return user_id
+        user_id = merged_into_id
+    return user_id
+
+
+def _topup_credit(*, payment: Payment) -> None:
+    """The top-up entry and the referrer's reward; runs inside the transaction that settled the payment."""
+    beneficiary_id = _beneficiary_id(user_id=payment.user_id)
+    entry_post(
+        account_id=user_account_id(user_id=beneficiary_id, currency=payment.currency),
+        counter_kind=Account.Kind.PAYMENTS,
+        currency=payment.currency,
+        amount=payment.amount,
+        entry_type=EntryType.TOPUP,
+        reference=payment.ledger_reference,
+        description=f"Top-up via {payment.get_provider_display()}",
+    )
+    _referral_reward_grant(payment=payment, beneficiary_id=beneficiary_id)
+
+
+def _referral_reward_grant(*, payment: Payment, beneficiary_id: int) -> None:
+    referrer_id = EndUser.objects.filter(pk=beneficiary_id).values_list("referrer_id", flat=True).first()
+    if referrer_id is None:
+        return
+    # Rounded down: the reward never exceeds the advertised percentage.
+    amount = (payment.amount * settings.REFERRAL_REWARD_PERCENT / 100).quantize(CENT, rounding=ROUND_DOWN)
+    if amount <= 0:
+        return
+    entry_post(
+        account_id=user_account_id(user_id=referrer_id, currency=payment.currency),
+        counter_kind=Account.Kind.REFERRAL_REWARDS,
+        currency=payment.currency,
+        amount=amount,
+        entry_type=EntryType.REFERRAL_REWARD,
+        reference=f"referral:{payment.pk}",
+        description=f"Referral reward for payment #{payment.pk}",
+    )
+    ReferralReward.objects.create(
+        referrer_id=referrer_id,
+        referred_id=beneficiary_id,
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+    )
+
+
+# --- YooKassa notifications -------------------------------------------------------------------
+
+
+def provider_event_record(*, provider: str, body: str, remote_addr: str | None) -> ProviderEvent:
+    """Keeps the notification before anything else happens (autocommit), so even a failure is audited."""
+    return ProviderEvent.objects.create(provider=provider, body=body, remote_addr=remote_addr)
+
+
+def provider_event_mark(
+    *, event_id: int, outcome: str, detail: str = "", event_type: str = "", provider_payment_id: str = ""
+) -> None:
+    ProviderEvent.objects.filter(pk=event_id).update(
+        outcome=outcome,
+        detail=detail[:255],
+        event_type=event_type[:64],
+        provider_payment_id=provider_payment_id[:128],
+        processed_at=timezone.now(),
+    )
+
+
+def yookassa_notification_verify(
+    *, event_type: str, provider_payment_id: str, amount: Decimal, currency: str
+) -> str:
+    """Asks YooKassa itself (live mode) whether the notification tells the truth; "" when it does.
+
+    The secret URL keeps strangers out, but a leaked URL must not be enough to mint money.
+    Runs before the transaction: a network call never holds a row lock.
+    """
+    state = yookassa_client().payment_fetch(provider_payment_id=provider_payment_id)
+    if state is None:
+        return ""
+    expected_status = event_type.removeprefix("payment.")
+    if state.status != expected_status:
+        return f"YooKassa reports the payment as {state.status}, not {expected_status}"
+    if (state.amount, state.currency) != (amount, currency):
+        return (
+            f"YooKassa reports {state.amount:.2f} {state.currency}, the notification {amount:.2f} {currency}"
+        )
+    return ""
+
+
+def yookassa_notification_apply(
+    *, event_id: int, event_type: str, provider_payment_id: str, amount: Decimal, currency: str
+) -> tuple[str, Payment | None]:
+    """Applies `payment.succeeded` / `payment.canceled` once; returns the outcome recorded on the event.
+
+    The payment's status change, its credit and the event's outcome commit together.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        payment = (
+            Payment.objects.filter(
+                provider=Payment.Provider.YOOKASSA, provider_payment_id=provider_payment_id
+            )
+            .only("pk", "user_id", "provider", "status", "amount", "currency")
+            .first()
+        )
+        if payment is None:
+            outcome, detail = Outcome.UNKNOWN_PAYMENT, f"no payment {provider_payment_id}"
+        elif event_type == "payment.succeeded":
+            outcome, detail = _succeeded_apply(payment=payment, amount=amount, currency=currency, now=now)
+        elif event_type == "payment.canceled":
+            outcome, detail = _canceled_apply(payment=payment, now=now)
+        else:
+            outcome, detail = Outcome.IGNORED, f"event {event_type} is not handled"
+        ProviderEvent.objects.filter(pk=event_id).update(
+            outcome=outcome,
+            detail=detail[:255],
+            event_type=event_type[:64],
+            provider_payment_id=provider_payment_id[:128],
+            payment=payment,
+            processed_at=now,
+        )
+    if outcome == Outcome.MISMATCH:
+        logger.warning("YooKassa notification %s not credited: %s", event_id, detail)
+    return outcome, payment
+
+
+def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -> tuple[str, str]:
+    if (amount, currency) != (payment.amount, payment.currency):
+        return Outcome.MISMATCH, (
+            f"notified {amount:.2f} {currency}, payment #{payment.pk} was created for "
+            f"{payment.amount:.2f} {payment.currency}"
+        )
+    settled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+        status=Payment.Status.SUCCEEDED, resolved_at=now
+    )
+    if not settled:
+        current = Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
+        if current == Payment.Status.SUCCEEDED:
+            return Outcome.DUPLICATE, "already credited"
+        return Outcome.IGNORED, f"payment is {current}"
+    payment.status = Payment.Status.SUCCEEDED
+    _topup_credit(payment=payment)
+    return Outcome.CREDITED, f"credited {payment.amount:.2f} {payment.currency}"
+
+
+def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
+    canceled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+        status=Payment.Status.CANCELED, resolved_at=now
+    )
+    if canceled:
+        payment.status = Payment.Status.CANCELED
+        return Outcome.CANCELED, "canceled"
+    current = Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
+    if current == Payment.Status.CANCELED:
+        return Outcome.DUPLICATE, "already canceled"
+    return Outcome.IGNORED, f"payment is {current}; a succeeded payment is undone by a refund, not a cancel"
+
+
+# --- Telegram Stars ---------------------------------------------------------------------------
+
+
+def telegram_stars_credit(
+    *, user: EndUser, charge_id: str, total_amount: int, invoice_payload: str
+) -> tuple[Payment, bool]:
+    """Credits a successful Stars payment once per charge id; returns (payment, credited_now).
+
+    A concurrent duplicate blocks on the unique index until the first commits, then finds its row.
+    """
+    if total_amount <= 0:
+        raise BillingError(
+            "total_amount must be positive.", code="validation_error", details={"total_amount": "> 0"}
+        )
+    currency = settings.DEFAULT_CURRENCY
+    amount = (Decimal(total_amount) * settings.TELEGRAM_STARS_RATE).quantize(CENT)
+    if amount <= 0:
+        raise BillingError("These stars are worth nothing at the current rate.", code="validation_error")
+    details = {"currency": "XTR", "total_amount": total_amount, "invoice_payload": invoice_payload}
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    user=user,
+                    provider=Payment.Provider.TELEGRAM_STARS,
+                    provider_payment_id=charge_id,
+                    status=Payment.Status.SUCCEEDED,
+                    amount=amount,
+                    currency=currency,
+                    details=details,
+                    resolved_at=timezone.now(),
+                )
+        except IntegrityError:
+            existing = (
+                Payment.objects.select_related("user")
+                .filter(provider=Payment.Provider.TELEGRAM_STARS, provider_payment_id=charge_id)
+                .first()
+            )
+            if existing is None:
+                raise
+            if existing.user_id != user.pk or existing.details.get("total_amount") != total_amount:
+                raise BillingError(
+                    "This telegram_payment_charge_id was already credited with other details.",
+                    code="conflict",
+                    details={"telegram_payment_charge_id": charge_id},
+                ) from None
+            return existing, False
+        _topup_credit(payment=payment)
+    payment.user = user
+    return payment, True

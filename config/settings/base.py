@@ -1,0 +1,205 @@
+"""Settings shared by every environment. Values come from the environment (12-factor)."""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+SECRET_KEY = env("SECRET_KEY", default="insecure-local-development-key-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_celery_beat",
+    "ninja",
+    "accounts",
+    "billing",
+    "generations",
+    "assistants",
+    "ops",
+]
+
+MIDDLEWARE = [
+    # First, so that its timing covers the whole request (ops: slow requests and queries are logged).
+    "ops.middleware.SlowRequestMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "config.views.JsonMethodNotAllowedMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# Timeouts the original systems ran with: a web request never waits on a lock or a query for
+# more than STATEMENT_TIMEOUT_MS; maintenance commands raise it for their own session.
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=10)
+STATEMENT_TIMEOUT_MS = env.int("STATEMENT_TIMEOUT_MS", default=30_000)
+IDLE_IN_TRANSACTION_TIMEOUT_MS = env.int("IDLE_IN_TRANSACTION_TIMEOUT_MS", default=60_000)
+MAINTENANCE_STATEMENT_TIMEOUT_MS = env.int("MAINTENANCE_STATEMENT_TIMEOUT_MS", default=3_600_000)
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://botdesk:botdesk@127.0.0.1:5432/botdesk"),
+}
+DATABASES["default"].update(
+    {
+        "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=300),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+            "options": (
+                f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
+                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+            ),
+        },
+    }
+)
+# Persistent connections are the default: with gunicorn's sync workers each process serves one request
+# at a time, so one kept connection per process is all a pool would give (bench/db_connections.py
+# measures both). DATABASE_POOL=true switches to Django's psycopg pool (min 2 / max 20 per process),
+# which pays off with threaded or async workers.
+if env.bool("DATABASE_POOL", default=False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 2,
+        "max_size": 20,
+        "timeout": DATABASE_CONNECT_TIMEOUT,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.Operator"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Bots send small JSON bodies; anything larger is refused before it reaches a view.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
+# Every task is idempotent (house style), so a task lost with a dying worker may safely run again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing must not hang a web request when the broker is down: fail fast, beat catches up.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 1}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Keep Django's LOGGING in workers: Celery would otherwise replace the root handlers, and warnings and
+# errors of tasks (a failed ledger_check, a failed retention run) would never reach the debug log.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Business settings (bot-api.md) --------------------------------------------------------
+DEFAULT_CURRENCY = env("DEFAULT_CURRENCY", default="RUB")
+CURRENCIES = env.list("CURRENCIES", default=["RUB", "TOKENS"])
+WELCOME_BONUS = env.str("WELCOME_BONUS", default="10.00")
+WELCOME_BONUS_ANONYMOUS = env.str("WELCOME_BONUS_ANONYMOUS", default="5.00")
+REFERRAL_REWARD_PERCENT = env.str("REFERRAL_REWARD_PERCENT", default="10")
+TELEGRAM_STARS_RATE = env.str("TELEGRAM_STARS_RATE", default="1.00")
+YOOKASSA_MODE = env("YOOKASSA_MODE", default="fake")
+YOOKASSA_SHOP_ID = env("YOOKASSA_SHOP_ID", default="")
+YOOKASSA_SECRET_KEY = env("YOOKASSA_SECRET_KEY", default="")
+YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET", default="local-webhook-secret")
+YOOKASSA_RETURN_URL = env("YOOKASSA_RETURN_URL", default="https://t.me/")
+YOOKASSA_API_URL = env("YOOKASSA_API_URL", default="https://api.yookassa.ru/v3")
+YOOKASSA_TIMEOUT_SECONDS = env.float("YOOKASSA_TIMEOUT_SECONDS", default=10.0)
+GENERATION_TIMEOUT_SECONDS = env.int("GENERATION_TIMEOUT_SECONDS", default=900)
+HOLD_TTL_SECONDS = env.int("HOLD_TTL_SECONDS", default=GENERATION_TIMEOUT_SECONDS + 60)
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
+DB_BUDGET_MB = env.int("DB_BUDGET_MB", default=1024)
+SLOW_REQUEST_MS = env.int("SLOW_REQUEST_MS", default=100)
+
+EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="hashing")
+EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
+EMBEDDING_OPENAI_URL = env("EMBEDDING_OPENAI_URL", default="")
+EMBEDDING_OPENAI_API_KEY = env("EMBEDDING_OPENAI_API_KEY", default="")
+EMBEDDING_OPENAI_MODEL = env("EMBEDDING_OPENAI_MODEL", default="text-embedding-3-small")
+
+# WARNING and above are also stored in the debug log (ops.DebugLog, admin and retention) unless
+# DEBUG_LOG_DATABASE is off; the handler never raises and backs off while the database is down.
+DEBUG_LOG_DATABASE = env.bool("DEBUG_LOG_DATABASE", default=True)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "database": {"class": "ops.log_handler.DatabaseLogHandler", "level": "WARNING"},
+    },
+    "root": {"handlers": ["console", "database"], "level": env("LOG_LEVEL", default="INFO")},
+}
+
+# Money is configured as text and converted once here, so a typo fails at start-up, not mid-charge.
+WELCOME_BONUS = Decimal(WELCOME_BONUS)
+WELCOME_BONUS_ANONYMOUS = Decimal(WELCOME_BONUS_ANONYMOUS)
+REFERRAL_REWARD_PERCENT = Decimal(REFERRAL_REWARD_PERCENT)
+TELEGRAM_STARS_RATE = Decimal(TELEGRAM_STARS_RATE)
+
+# --- Authentication throttling (accounts.auth) ---------------------------------------------
+# Wrong or revoked API keys per client IP, and failed admin logins per username and IP, in a window.
+AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]
+API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=300)
+ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_FAILURE_WINDOW_SECONDS = env.int("ADMIN_LOGIN_FAILURE_WINDOW_SECONDS", default=900)

@@ -1,0 +1,22 @@
+"""Production: every secret comes from the environment, with no default."""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import env
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+DATABASES = {"default": {**DATABASES["default"], **env.db("DATABASE_URL")}}  # noqa: F405
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+YOOKASSA_MODE = env("YOOKASSA_MODE", default="live")
+YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,326 @@
+"""Operators' views of the generations app. Tables here reach millions of rows: every changelist has
+explicit joins, no full counts, and searches that hit an index; changes go through services."""
+
+import csv
+from collections.abc import Iterator
+from urllib.parse import urlencode
+
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+
+from accounts.errors import AccountsError
+from accounts.models import EndUser
+from accounts.selectors import user_ref_parse
+from config.errors import DomainError
+from generations import selectors, services
+from generations.models import (
+    IN_FLIGHT_STATUSES,
+    AIModel,
+    Generation,
+    Project,
+    ProjectItem,
+    ProviderLog,
+    UsageDaily,
+)
+
+CSV_EXPORT_CHUNK = 2000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: an exact COUNT(*) over millions of jobs would dominate every page load."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
+def _user_ids_for_ref(term: str) -> list[int] | None:
+    """The users a search term names by identity (Telegram id, device:, ext:), or None if it names none."""
+    try:
+        field, value = user_ref_parse(term)
+    except AccountsError:
+        return None
+    return list(EndUser.objects.filter(**{field: value}).values_list("pk", flat=True))
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_cell(value: object) -> object:
+    # Task ids and error codes come from bots: a leading =, +, - or @ would run as a spreadsheet formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def _csv_stream(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow([_csv_cell(value) for value in row])
+
+
+@admin.register(AIModel)
+class AIModelAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "category", "provider", "price", "currency", "is_free", "is_active")
+    list_editable = ("price", "is_active")
+    list_filter = ("category", "is_active", "is_free", "provider")
+    search_fields = ("code", "name")
+    readonly_fields = ("created_at", "updated_at")
+    ordering = ("sort_order", "code")
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "user",
+        "model",
+        "status",
+        "cost",
+        "currency",
+        "is_free",
+        "duration_ms",
+        "error_code",
+        "task_id",
+    )
+    list_select_related = ("user", "model")
+    list_filter = ("status", "model", "is_free", "created_at")
+    search_fields = ("task_id", "prompt")
+    search_help_text = (
+        "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id, or part of a prompt."
+    )
+    readonly_fields = [field.name for field in Generation._meta.fields]
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    ordering = ("-id",)
+    actions = ("cancel_in_flight", "export_csv")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        # Each branch is answered by an index: users by their unique identity, (user, id), task ids by a
+        # partial btree, prompts by the trigram index on UPPER(prompt). An OR over them is a BitmapOr.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(task_id=term)
+        user_ids = _user_ids_for_ref(term)
+        if user_ids is not None:
+            condition |= Q(user_id__in=user_ids)
+            if term.isdigit() and int(term) < 2**63:
+                condition |= Q(pk=int(term))
+        else:
+            condition |= Q(prompt__icontains=term)
+        return queryset.filter(condition), False
+
+    def get_urls(self):
+        custom = [
+            path(
+                "failures/",
+                self.admin_site.admin_view(self.failures_view),
+                name="generations_generation_failures",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def failures_view(self, request: HttpRequest):
+        """Failed and timed-out jobs of the last 24 hours by model and error code, each linking to its jobs."""
+        since = timezone.now() - selectors.FAILURE_WINDOW
+        changelist = reverse("admin:generations_generation_changelist")
+        rows = []
+        for row in selectors.failures_recent_by_model(since=since):
+            query = {
+                "status__exact": row["status"],
+                "model__id__exact": row["model_id"],
+                "error_code": row["error_code"],
+                "created_at__gte": since.isoformat(timespec="seconds"),
+            }
+            rows.append({**row, "url": f"{changelist}?{urlencode(query)}"})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Failures in the last 24 hours by model and error code",
+            "opts": self.model._meta,
+            "rows": rows,
+            "since": since,
+            "total": sum(row["failures"] for row in rows),
+        }
+        return TemplateResponse(request, "admin/generations/generation/failures.html", context)
+
+    @admin.action(description="Cancel selected jobs in flight (releases their holds)")
+    def cancel_in_flight(self, request: HttpRequest, queryset: QuerySet):
+        canceled = 0
+        for generation_id in queryset.filter(status__in=IN_FLIGHT_STATUSES).values_list("pk", flat=True):
+            try:
+                services.generation_status_set(
+                    generation_id=generation_id, status="canceled", error_code="canceled_by_operator"
+                )
+            except DomainError as exc:
+                messages.warning(request, f"#{generation_id}: {exc.message}")
+            else:
+                canceled += 1
+        messages.success(request, f"Canceled {canceled} jobs.")
+
+    @admin.action(description="Export selected jobs as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet):
+        columns = [
+            ("id", "id"),
+            ("created_at", "created_at"),
+            ("completed_at", "completed_at"),
+            ("user_id", "user_id"),
+            ("user_telegram_id", "user__telegram_id"),
+            ("model", "model__code"),
+            ("status", "status"),
+            ("cost", "cost"),
+            ("currency", "currency"),
+            ("is_free", "is_free"),
+            ("duration_ms", "duration_ms"),
+            ("task_id", "task_id"),
+            ("error_code", "error_code"),
+            ("result_url", "result_url"),
+        ]
+        rows = (
+            queryset.order_by("-pk")
+            .values_list(*[source for _, source in columns])
+            .iterator(chunk_size=CSV_EXPORT_CHUNK)
+        )
+        response = StreamingHttpResponse(
+            _csv_stream([name for name, _ in columns], rows), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="generations.csv"'
+        return response
+
+
+class NewestItemsFormSet(BaseInlineFormSet):
+    """Only the newest items: a project's history can be long, the full list is the item changelist."""
+
+    LIMIT = 50
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset().order_by("-pk")[: self.LIMIT]
+        return self._queryset
+
+
+class ProjectItemInline(admin.TabularInline):
+    model = ProjectItem
+    formset = NewestItemsFormSet
+    verbose_name_plural = (
+        f"newest {NewestItemsFormSet.LIMIT} items (all of them: Project items, filtered by project)"
+    )
+    fields = ("id", "created_at", "generation", "model_code", "status", "inputs", "outputs")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "user", "items_count", "last_item_at", "created_at")
+    list_select_related = ("user",)
+    list_filter = ("created_at",)
+    search_fields = ("name",)
+    search_help_text = "A Telegram id, device:<id> or ext:<id> (the user's projects), or part of a name."
+    raw_id_fields = ("user",)
+    readonly_fields = ("items_count", "last_item_at", "created_at")
+    inlines = (ProjectItemInline,)
+    show_full_result_count = False
+    ordering = ("-id",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        user_ids = _user_ids_for_ref(search_term.strip())
+        if user_ids is not None:
+            return queryset.filter(user_id__in=user_ids), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ProjectItem)
+class ProjectItemAdmin(admin.ModelAdmin):
+    list_display = ("id", "project", "generation", "model_code", "status", "created_at")
+    list_select_related = ("project",)
+    list_filter = ("status",)
+    raw_id_fields = ("project", "generation")
+    readonly_fields = ("created_at",)
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ("-id",)
+
+
+@admin.register(ProviderLog)
+class ProviderLogAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "user", "model_code", "duration_ms", "error_message_short")
+    list_select_related = ("user",)
+    list_filter = ("created_at",)
+    search_fields = ("=model_code",)
+    search_help_text = "A Telegram id, device:<id> or ext:<id>, or an exact model code."
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="error")
+    def error_message_short(self, obj: ProviderLog) -> str:
+        return obj.error_message[:80]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        user_ids = _user_ids_for_ref(search_term.strip())
+        if user_ids is not None:
+            return queryset.filter(user_id__in=user_ids), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(UsageDaily)
+class UsageDailyAdmin(admin.ModelAdmin):
+    list_display = (
+        "day",
+        "model",
+        "currency",
+        "total",
+        "succeeded",
+        "failed",
+        "timeout",
+        "canceled",
+        "revenue",
+        "mean_duration_ms",
+        "computed_at",
+    )
+    list_select_related = ("model",)
+    list_filter = ("model", "day")
+    ordering = ("-day", "model")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,9 @@
+from config.errors import DomainError
+
+
+class GenerationsError(DomainError):
+    """Every business refusal of the generations app."""
+
+
+class RateLimited(GenerationsError):
+    code = "rate_limited"

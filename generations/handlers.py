@@ -1,0 +1,8 @@
+"""Handlers of accounts' domain events: each calls one generations service, in the publisher's transaction."""
+
+from accounts.events import EndUsersMerged
+from generations import services
+
+
+def on_end_users_merged(event: EndUsersMerged) -> None:
+    services.generations_user_merge(source=event.source, target=event.target)

@@ -1,0 +1,263 @@
+"""Paid AI jobs: the model catalog, generation jobs, projects and their history, provider logs, usage.
+
+Money is billing's: a paid generation holds its cost through `billing.services.hold_create` under the
+reference "generation:<id>" and keeps only the hold's id (generations never imports billing's models).
+"""
+
+from decimal import Decimal
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Upper
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+PROMPT_MAX_LENGTH = 1000
+ERROR_MESSAGE_MAX_LENGTH = 500
+ERROR_CODE_MAX_LENGTH = 64
+URL_MAX_LENGTH = 2048
+TASK_ID_MAX_LENGTH = 255
+
+
+class AIModel(models.Model):
+    """A model the bots sell (flux-2-pro, kling...). Never deleted once used: switch `is_active` off."""
+
+    class Category(models.TextChoices):
+        IMAGE = "image"
+        VIDEO = "video"
+        AUDIO = "audio"
+        TEXT = "text"
+
+    code = models.SlugField(max_length=64, unique=True, help_text="What bots send as `model`.")
+    name = models.CharField(max_length=128)
+    category = models.CharField(max_length=8, choices=Category.choices)
+    provider = models.CharField(max_length=64, help_text="Who runs it, e.g. bfl, replicate, kling.")
+    price = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    currency = models.CharField(max_length=8, default="RUB")
+    is_free = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "generations_model"
+        verbose_name = "AI model"
+        ordering = ["sort_order", "code"]
+        constraints = [
+            # A free model costs nothing and a paid one costs something: no "paid at 0.00" ambiguity.
+            models.CheckConstraint(
+                name="ai_model_price_matches_free",
+                condition=Q(is_free=True, price=0) | Q(is_free=False, price__gt=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Generation(models.Model):
+    """One paid (or free) AI job and its state machine: pending -> processing -> a final status."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        TIMEOUT = "timeout"
+        CANCELED = "canceled"
+
+    # Indexed by (user, -id) and (user, created_at) below; a plain FK index would only cost writes.
+    user = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="generations", db_index=False
+    )
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="generations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="")
+    parameters = models.JSONField(default=dict, blank=True)
+    cost = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=8)
+    is_free = models.BooleanField(default=False)
+    # billing's Hold id (reference "generation:<id>"); null for free jobs.
+    hold_id = models.BigIntegerField(null=True, blank=True)
+    task_id = models.CharField(max_length=TASK_ID_MAX_LENGTH, blank=True, default="")
+    result_url = models.CharField(max_length=URL_MAX_LENGTH, blank=True, default="")
+    error_code = models.CharField(max_length=ERROR_CODE_MAX_LENGTH, blank=True, default="")
+    error_message = models.CharField(max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "generations_generation"
+        constraints = [
+            models.CheckConstraint(name="generation_cost_not_negative", condition=Q(cost__gte=0)),
+            models.CheckConstraint(
+                name="generation_free_costs_nothing",
+                condition=Q(is_free=True, cost=0, hold_id__isnull=True) | Q(is_free=False),
+            ),
+            models.CheckConstraint(
+                name="generation_final_has_completed_at",
+                condition=Q(status__in=["pending", "processing"]) | Q(completed_at__isnull=False),
+            ),
+        ]
+        indexes = [
+            # A user's history newest first by keyset, and the rolling rate-limit windows.
+            models.Index(fields=["user", "-id"], name="generation_user_id_idx"),
+            models.Index(fields=["user", "created_at"], name="generation_user_created_idx"),
+            # In flight: the per-user concurrency count and the timeout sweep touch only live jobs.
+            models.Index(
+                fields=["user"],
+                name="generation_inflight_user_idx",
+                condition=Q(status__in=["pending", "processing"]),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="generation_inflight_age_idx",
+                condition=Q(status__in=["pending", "processing"]),
+            ),
+            # The operators' "failures in the last 24 hours by model and error code".
+            models.Index(
+                fields=["created_at"],
+                name="generation_failures_idx",
+                condition=Q(status__in=["failed", "timeout"]),
+            ),
+            # Admin date filter and the daily usage rollup.
+            models.Index(fields=["created_at"], name="generation_created_idx"),
+            models.Index(fields=["task_id"], name="generation_task_id_idx", condition=~Q(task_id="")),
+            # Admin search of prompts runs UPPER(prompt) LIKE UPPER('%q%'); trigrams keep it indexed.
+            GinIndex(OpClass(Upper("prompt"), name="gin_trgm_ops"), name="generation_prompt_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return f"generation #{self.pk} {self.status}"
+
+    @property
+    def hold_reference(self) -> str:
+        return f"generation:{self.pk}"
+
+
+IN_FLIGHT_STATUSES = (Generation.Status.PENDING, Generation.Status.PROCESSING)
+FINAL_STATUSES = (
+    Generation.Status.SUCCEEDED,
+    Generation.Status.FAILED,
+    Generation.Status.TIMEOUT,
+    Generation.Status.CANCELED,
+)
+
+
+class Project(models.Model):
+    """A user's folder of generations. `items_count`/`last_item_at` are kept by `project_item_add`."""
+
+    user = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="projects", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    description = models.CharField(max_length=2000, blank=True, default="")
+    items_count = models.PositiveIntegerField(default=0)
+    last_item_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "generations_project"
+        indexes = [models.Index(fields=["user", "-id"], name="project_user_id_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectItem(models.Model):
+    """One entry of a project's history: a generation of this app, or a result made elsewhere."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
+    generation = models.ForeignKey(
+        Generation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="project_items",
+        db_index=False,
+    )
+    model_code = models.CharField(max_length=64, blank=True, default="")
+    inputs = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "generations_project_item"
+        indexes = [
+            models.Index(fields=["project", "-id"], name="project_item_project_id_idx"),
+            models.Index(
+                fields=["generation"],
+                name="project_item_generation_idx",
+                condition=Q(generation__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item #{self.pk} of project {self.project_id}"
+
+
+class ProviderLog(models.Model):
+    """A raw call log a bot reports; append-only, deleted by ops after LOG_RETENTION_DAYS."""
+
+    user = models.ForeignKey(
+        "accounts.EndUser",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    # The code as the bot sent it: logs may name models that the catalog does not (yet) list.
+    model_code = models.CharField(max_length=64, blank=True, default="")
+    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="")
+    result_url = models.CharField(max_length=URL_MAX_LENGTH, blank=True, default="")
+    error_message = models.CharField(max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "generations_provider_log"
+        verbose_name = "provider log"
+        indexes = [
+            # Retention deletes by age and the admin lists newest first; user lookups for merges.
+            models.Index(fields=["created_at"], name="provider_log_created_idx"),
+            models.Index(fields=["user"], name="provider_log_user_idx", condition=Q(user__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"log #{self.pk} {self.model_code}"
+
+
+class UsageDaily(models.Model):
+    """Per day (UTC) and model: what the generations did. Survives the raw logs' retention."""
+
+    day = models.DateField()
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="usage_days")
+    currency = models.CharField(max_length=8)
+    total = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    processing = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    timeout = models.PositiveIntegerField(default=0)
+    canceled = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    mean_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "generations_usage_daily"
+        verbose_name = "daily usage"
+        verbose_name_plural = "daily usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model", "currency"], name="usage_daily_once_per_day_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model_id}"

@@ -1,0 +1,137 @@
+"""Reads of the generations app."""
+
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, Max, QuerySet
+from django.utils import timezone
+
+from accounts.models import EndUser
+from config.pagination import page_newest_first
+from generations.errors import GenerationsError
+from generations.models import (
+    AIModel,
+    Generation,
+    Project,
+    ProjectItem,
+    ProviderLog,
+    UsageDaily,
+)
+
+PROJECT_DETAIL_ITEMS = 20
+FAILURE_WINDOW = timedelta(hours=24)
+
+
+def ai_models_active() -> QuerySet[AIModel]:
+    return AIModel.objects.filter(is_active=True).order_by("sort_order", "code")
+
+
+def generations_with_related() -> QuerySet[Generation]:
+    return Generation.objects.select_related("user", "model")
+
+
+def generation_get(*, generation_id: int) -> Generation:
+    generation = generations_with_related().filter(pk=generation_id).first()
+    if generation is None:
+        raise GenerationsError(
+            f"No generation {generation_id}.", code="not_found", details={"generation": generation_id}
+        )
+    return generation
+
+
+def generations_page_for_user(
+    *, user: EndUser, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Generation], str | None]:
+    """Newest first by keyset on the (user, id) index, one query whatever the history's length."""
+    queryset = Generation.objects.select_related("model").filter(user=user)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    rows, next_cursor = page_newest_first(queryset, limit=limit, cursor=cursor)
+    for row in rows:
+        # The caller already holds the user: no join, no extra query per row.
+        row.user = user
+    return list(rows), next_cursor
+
+
+ADMISSION_COUNTS_SQL = """
+SELECT COUNT(*) FILTER (WHERE created_at > %(minute_ago)s),
+       COUNT(*) FILTER (WHERE created_at > %(day_ago)s),
+       COUNT(*) FILTER (WHERE status IN ('pending', 'processing'))
+FROM generations_generation
+WHERE user_id = %(user_id)s AND (created_at > %(day_ago)s OR status IN ('pending', 'processing'))
+"""
+
+
+def admission_counts(*, user_id: int, now: datetime) -> dict[str, int]:
+    """In one query: jobs created in the last minute and in the last day, and jobs in flight.
+
+    Rolling windows (not calendar ones) so a burst at 23:59 cannot double the daily allowance. The
+    user's rows come from two indexes, (user, created_at) and the partial in-flight one (a BitmapOr).
+    Raw SQL: on the hottest path, compiling the ORM's filtered aggregate cost twice the query itself.
+    """
+    params = {
+        "user_id": user_id,
+        "minute_ago": now - timedelta(minutes=1),
+        "day_ago": now - timedelta(days=1),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(ADMISSION_COUNTS_SQL, params)
+        per_minute, per_day, concurrent = cursor.fetchone()
+    return {"per_minute": per_minute, "per_day": per_day, "concurrent": concurrent}
+
+
+def window_oldest_created(*, user_id: int, since: datetime, offset: int) -> datetime | None:
+    """The creation time of the job whose leaving the window frees a slot (for Retry-After)."""
+    return (
+        Generation.objects.filter(user_id=user_id, created_at__gt=since)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)[offset : offset + 1]
+        .first()
+    )
+
+
+def generations_overdue_ids(*, older_than: datetime, limit: int) -> QuerySet[Generation]:
+    """In-flight jobs created before `older_than`, oldest first, locked and skipped if another worker has them."""
+    return (
+        Generation.objects.filter(status__in=["pending", "processing"], created_at__lt=older_than)
+        .order_by("created_at")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def projects_page_for_user(
+    *, user: EndUser, limit: int, cursor: str | None
+) -> tuple[list[Project], str | None]:
+    rows, next_cursor = page_newest_first(Project.objects.filter(user=user), limit=limit, cursor=cursor)
+    return list(rows), next_cursor
+
+
+def project_get(*, project_id: int) -> Project:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        raise GenerationsError(f"No project {project_id}.", code="not_found", details={"project": project_id})
+    return project
+
+
+def project_items_newest(*, project: Project, limit: int = PROJECT_DETAIL_ITEMS) -> list[ProjectItem]:
+    return list(ProjectItem.objects.filter(project=project).order_by("-pk")[:limit])
+
+
+def failures_recent_by_model(*, since: datetime | None = None) -> QuerySet:
+    """Failed and timed-out jobs since `since` (default 24 hours ago), grouped by model and error code."""
+    since = since or timezone.now() - FAILURE_WINDOW
+    return (
+        Generation.objects.filter(status__in=["failed", "timeout"], created_at__gte=since)
+        .values("model_id", "model__code", "status", "error_code")
+        .annotate(failures=Count("pk"), last_at=Max("created_at"))
+        .order_by("-failures", "model__code", "error_code")
+    )
+
+
+def provider_logs_recent() -> QuerySet[ProviderLog]:
+    return ProviderLog.objects.select_related("user").order_by("-pk")
+
+
+def usage_daily_for_days(*, since: datetime, until: datetime) -> QuerySet[UsageDaily]:
+    return UsageDaily.objects.select_related("model").filter(day__gte=since, day__lt=until).order_by("day")

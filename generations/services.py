@@ -1,0 +1,515 @@
+"""Writes of the generations app: jobs and their money, projects, provider logs, usage rollups.
+
+A job's money follows its status in the same transaction: creating it holds the cost, `succeeded`
+captures the hold (a ledger `charge`), any other final status releases it. Every status change is a
+compare-and-set UPDATE on the status the caller read, so two concurrent calls resolve a job once.
+"""
+
+import json
+import logging
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from accounts.models import EndUser
+from accounts.selectors import user_ref_parse
+from billing import selectors as billing_selectors
+from billing import services as billing_services
+from generations import selectors
+from generations.errors import GenerationsError, RateLimited
+from generations.models import (
+    ERROR_CODE_MAX_LENGTH,
+    ERROR_MESSAGE_MAX_LENGTH,
+    FINAL_STATUSES,
+    IN_FLIGHT_STATUSES,
+    PROMPT_MAX_LENGTH,
+    AIModel,
+    Generation,
+    Project,
+    ProjectItem,
+    ProviderLog,
+)
+
+logger = logging.getLogger(__name__)
+# pg_advisory_xact_lock(space, key): this space serialises one user's admissions, nothing else.
+ADMISSION_LOCK_SPACE = 4_004_001
+# A slot in flight frees when a job finishes, which nobody can predict: a short, honest hint.
+CONCURRENT_RETRY_AFTER_SECONDS = 5
+# A hold outlives its job's deadline, so the timeout sweep (not billing's expiry) releases it.
+HOLD_GRACE_SECONDS = 120
+PROJECT_ITEM_JSON_MAX_BYTES = 16_384
+Status = Generation.Status
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+# The model is read in the INSERT itself: an unknown or inactive model inserts nothing (404), and the
+# price is the catalog's at that instant. Raw SQL for INSERT ... SELECT ... RETURNING.
+GENERATION_INSERT_SQL = """
+INSERT INTO generations_generation
+    (user_id, model_id, status, prompt, parameters, cost, currency, is_free,
+     task_id, result_url, error_code, error_message, created_at)
+SELECT %(user_id)s, m.id, 'pending', %(prompt)s, %(parameters)s::jsonb,
+       CASE WHEN m.is_free THEN 0 ELSE m.price END, m.currency, m.is_free, '', '', '', '', %(now)s
+FROM generations_model m
+WHERE m.code = %(model_code)s AND m.is_active
+RETURNING id, model_id, cost, currency, is_free, created_at
+"""
+
+
+def generation_create(
+    *,
+    user: EndUser,
+    prompt: str,
+    parameters: dict[str, Any],
+    model_code: str | None = None,
+    model: AIModel | None = None,
+) -> Generation:
+    """Admits a job under the user's plan limits and holds its cost; free models never touch the balance.
+
+    The model is named by `model_code` (the API's way: no extra lookup) or given as `model`; either way
+    the price is read from the catalog in the INSERT. Raises RateLimited (429), GenerationsError
+    not_found (unknown or inactive model), InsufficientFunds (402). One transaction: a refused hold
+    leaves no job.
+    """
+    if (model_code is None) == (model is None):
+        raise TypeError("give exactly one of model_code and model")
+    model_code = model_code if model_code is not None else model.code
+    # No savepoint of its own: every failure propagates, so the caller's transaction (or savepoint, as in
+    # idempotent_call) undoes it all; two fewer round trips on the hottest write of the app. A caller that
+    # catches these errors inside its own transaction must give the call its own atomic() block.
+    with transaction.atomic(savepoint=False):
+        if settings.RATE_LIMITS_ENABLED:
+            _admission_check(user=user)
+        generation = Generation(
+            user=user, status=Status.PENDING, prompt=prompt[:PROMPT_MAX_LENGTH], parameters=parameters
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                GENERATION_INSERT_SQL,
+                {
+                    "user_id": user.pk,
+                    "prompt": generation.prompt,
+                    "parameters": json.dumps(parameters),
+                    "model_code": model_code,
+                    "now": timezone.now(),
+                },
+            )
+            row = cursor.fetchone()
+            if row is None:
+                raise GenerationsError(
+                    f"No active model {model_code[:64]!r}.",
+                    code="not_found",
+                    details={"model": "unknown or inactive"},
+                )
+            generation.pk, model_id, generation.cost, generation.currency, generation.is_free, created_at = (
+                row
+            )
+            generation.created_at = created_at
+            generation.model = AIModel(pk=model_id, code=model_code)
+            if not generation.is_free:
+                hold_seconds = max(
+                    settings.HOLD_TTL_SECONDS, settings.GENERATION_TIMEOUT_SECONDS + HOLD_GRACE_SECONDS
+                )
+                hold = billing_services.hold_create(
+                    user=user,
+                    amount=generation.cost,
+                    currency=generation.currency,
+                    reference=generation.hold_reference,
+                    expires_at=created_at + timedelta(seconds=hold_seconds),
+                )
+                generation.hold_id = hold.pk
+                cursor.execute(
+                    "UPDATE generations_generation SET hold_id = %s WHERE id = %s", [hold.pk, generation.pk]
+                )
+    return generation
+
+
+def _admission_check(*, user: EndUser) -> None:
+    """Refuses a job over the plan's per-minute, concurrent or per-day limit (429 with Retry-After).
+
+    One user's admissions are serialised by a transaction-scoped advisory lock taken before counting,
+    so N simultaneous requests see each other's committed jobs and exactly `limit` of them pass.
+    """
+    plan = billing_selectors.plan_for_user(user=user)
+    per_minute, concurrent, per_day = (
+        _limit_value(plan, name) for name in ("per_minute", "concurrent", "per_day")
+    )
+    if per_minute is None and concurrent is None and per_day is None:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADMISSION_LOCK_SPACE, user.pk % 2**31])
+    now = timezone.now()
+    counts = selectors.admission_counts(user_id=user.pk, now=now)
+    if concurrent is not None and counts["concurrent"] >= concurrent:
+        _refuse("concurrent", concurrent, CONCURRENT_RETRY_AFTER_SECONDS)
+    for name, limit, window in (
+        ("per_minute", per_minute, timedelta(minutes=1)),
+        ("per_day", per_day, timedelta(days=1)),
+    ):
+        if limit is not None and counts[name] >= limit:
+            oldest = selectors.window_oldest_created(
+                user_id=user.pk, since=now - window, offset=counts[name] - limit
+            )
+            wait = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
+            _refuse(name, limit, max(1, math.ceil(wait)))
+
+
+def _limit_value(plan: Any, name: str) -> int | None:
+    """A plan's limit as an int; null (or absent) is unlimited. Operators edit limits as JSON in the
+    admin, so a malformed value is logged and treated as unlimited rather than failing every request."""
+    value = (plan.limits or {}).get(name) if isinstance(plan.limits, dict) else None
+    if value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        logger.error("plan %s has a malformed %s limit %r; treated as unlimited", plan.code, name, value)
+        return None
+
+
+def _refuse(limit_name: str, limit: int, retry_after: int) -> None:
+    raise RateLimited(
+        f"Plan limit reached: {limit} {limit_name.replace('_', ' ')}.",
+        details={"limit": limit_name, "max": limit},
+        retry_after=retry_after,
+    )
+
+
+_ALLOWED_FROM = {
+    Status.PROCESSING: (Status.PENDING,),
+    Status.SUCCEEDED: IN_FLIGHT_STATUSES,
+    Status.FAILED: IN_FLIGHT_STATUSES,
+    Status.TIMEOUT: IN_FLIGHT_STATUSES,
+    Status.CANCELED: IN_FLIGHT_STATUSES,
+}
+
+# One statement decides a move: it changes the job only from a state the move starts from (and, for a
+# success, only before the deadline), and returns the row with what the answer needs (the user's
+# identities, the model's code). Raw SQL for RETURNING with the join, which the ORM's update() lacks.
+_MOVE_SQL = {
+    Status.PROCESSING: """
+UPDATE generations_generation g SET status = %(status)s, started_at = %(now)s,
+    task_id = COALESCE(%(task_id)s, g.task_id)
+FROM generations_model m, accounts_end_user u
+WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
+  AND g.created_at > %(deadline)s
+RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
+          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
+          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+""",
+    Status.SUCCEEDED: """
+UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
+    task_id = COALESCE(%(task_id)s, g.task_id), result_url = %(result_url)s,
+    duration_ms = LEAST(2147483647, GREATEST(0, COALESCE(%(duration_ms)s,
+    (EXTRACT(EPOCH FROM (%(now)s - COALESCE(g.started_at, g.created_at))) * 1000)::bigint)))
+FROM generations_model m, accounts_end_user u
+WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
+  AND g.created_at > %(deadline)s
+RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
+          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
+          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+""",
+    "ended": """
+UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
+    task_id = COALESCE(%(task_id)s, g.task_id), error_code = %(error_code)s, error_message = %(error_message)s,
+    duration_ms = LEAST(2147483647, GREATEST(0, COALESCE(%(duration_ms)s,
+    (EXTRACT(EPOCH FROM (%(now)s - COALESCE(g.started_at, g.created_at))) * 1000)::bigint)))
+FROM generations_model m, accounts_end_user u
+WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
+  AND g.created_at > %(deadline)s
+RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
+          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
+          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+""",
+}
+
+
+def generation_status_set(
+    *,
+    generation_id: int,
+    status: str,
+    task_id: str | None = None,
+    result_url: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    duration_ms: int | None = None,
+) -> Generation:
+    """Moves a job along pending -> processing -> succeeded | failed | timeout | canceled.
+
+    Repeating the state a job is already in is a no-op; any other move out of a final state is a
+    conflict. `succeeded` captures the hold, the other final states release it, in the same
+    transaction as the status. A job past GENERATION_TIMEOUT_SECONDS can no longer succeed (the
+    timeout sweep releases it instead). Concurrent calls: the conditional UPDATE lets one move win;
+    the others find the job moved on and answer a no-op or a conflict.
+    """
+    if status not in _ALLOWED_FROM:
+        raise GenerationsError(
+            f"Cannot set status {status!r}.", code="validation_error", details={"status": "not settable"}
+        )
+    now = timezone.now()
+    params = {
+        "id": generation_id,
+        "status": status,
+        "from_statuses": list(_ALLOWED_FROM[status]),
+        "now": now,
+        # Only a success is bound by the deadline; any other move ends the job as the sweep would.
+        "deadline": now - timedelta(seconds=settings.GENERATION_TIMEOUT_SECONDS)
+        if status == Status.SUCCEEDED
+        else datetime.min.replace(tzinfo=UTC),
+        "task_id": task_id or None,
+        "result_url": result_url or "",
+        "error_code": (error_code or "")[:ERROR_CODE_MAX_LENGTH],
+        "error_message": (error_message or "")[:ERROR_MESSAGE_MAX_LENGTH],
+        "duration_ms": duration_ms,
+    }
+    sql = _MOVE_SQL.get(status, _MOVE_SQL["ended"])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is not None:
+            generation = _generation_from_row(row)
+            _settle_hold(generation, status=status)
+            return generation
+    return _status_unmoved(generation_id=generation_id, status=status)
+
+
+def _generation_from_row(row: tuple) -> Generation:
+    *fields, model_code, telegram_id, device_id, external_id = row
+    values = dict(zip(_GENERATION_COLUMNS, fields, strict=True))
+    # Django leaves jsonb undecoded on its connections (JSONField decodes it); a raw cursor must too.
+    if isinstance(values["parameters"], str):
+        values["parameters"] = json.loads(values["parameters"])
+    generation = Generation(**values)
+    generation.model = AIModel(pk=generation.model_id, code=model_code)
+    generation.user = EndUser(
+        pk=generation.user_id, telegram_id=telegram_id, device_id=device_id, external_id=external_id
+    )
+    return generation
+
+
+_GENERATION_COLUMNS = (
+    "id",
+    "user_id",
+    "model_id",
+    "status",
+    "prompt",
+    "parameters",
+    "cost",
+    "currency",
+    "is_free",
+    "hold_id",
+    "task_id",
+    "result_url",
+    "error_code",
+    "error_message",
+    "duration_ms",
+    "created_at",
+    "started_at",
+    "completed_at",
+)
+
+
+def _status_unmoved(*, generation_id: int, status: str) -> Generation:
+    """The move did not apply: the job is unknown, already there (a no-op), past it, or overdue."""
+    generation = selectors.generation_get(generation_id=generation_id)
+    if generation.status == status:
+        return generation
+    if generation.status in _ALLOWED_FROM[status] and status == Status.SUCCEEDED:
+        raise GenerationsError(
+            f"Generation {generation_id} ran past its deadline and is being timed out.",
+            code="conflict",
+            details={"status": "timeout"},
+        )
+    raise GenerationsError(
+        f"Generation {generation_id} is already {generation.status}.",
+        code="conflict",
+        details={"status": generation.status},
+    )
+
+
+def _settle_hold(generation: Generation, *, status: str) -> None:
+    if generation.hold_id is None or status not in FINAL_STATUSES:
+        return
+    if status == Status.SUCCEEDED:
+        billing_services.hold_capture(
+            hold_id=generation.hold_id, description=f"{generation.model.code} generation #{generation.pk}"
+        )
+    else:
+        billing_services.hold_release(hold_id=generation.hold_id)
+
+
+def generations_time_out(*, batch_size: int = 200) -> int:
+    """Marks jobs past GENERATION_TIMEOUT_SECONDS as `timeout` and releases their holds.
+
+    Safe on two workers at once: each batch locks its rows with SKIP LOCKED, and the UPDATE is
+    conditional on the job still being in flight, so every job is timed out (and released) once.
+    """
+    timed_out = 0
+    while True:
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=settings.GENERATION_TIMEOUT_SECONDS)
+        with transaction.atomic():
+            ids = list(selectors.generations_overdue_ids(older_than=cutoff, limit=batch_size))
+            if not ids:
+                return timed_out
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE generations_generation SET status = 'timeout', completed_at = %s, "
+                    "error_code = CASE WHEN error_code = '' THEN 'timeout' ELSE error_code END, "
+                    "duration_ms = LEAST(2147483647, "
+                    "  (EXTRACT(EPOCH FROM (%s - COALESCE(started_at, created_at))) * 1000)::bigint) "
+                    "WHERE id = ANY(%s) AND status IN ('pending', 'processing') RETURNING hold_id",
+                    [now, now, ids],
+                )
+                hold_ids = [hold_id for (hold_id,) in cursor.fetchall()]
+            for hold_id in sorted(hold_id for hold_id in hold_ids if hold_id is not None):
+                billing_services.hold_release(hold_id=hold_id)
+            timed_out += len(hold_ids)
+        if len(ids) < batch_size:
+            return timed_out
+
+
+def generations_user_merge(*, source: EndUser, target: EndUser) -> None:
+    """Re-points an anonymous user's jobs, projects and logs to the user it was merged into.
+
+    Runs in accounts' merge transaction. Holds stay where billing put them: the money held for a
+    source job is the source's until the job resolves, and capture/release address the hold by id.
+    """
+    Generation.objects.filter(user=source).update(user=target)
+    Project.objects.filter(user=source).update(user=target)
+    ProviderLog.objects.filter(user=source).update(user=target)
+
+
+# --- Projects --------------------------------------------------------------------------------
+
+
+def project_create(*, user: EndUser, name: str, description: str = "") -> Project:
+    name = name.strip()
+    if not name:
+        raise GenerationsError(
+            "A project needs a name.", code="validation_error", details={"name": "required"}
+        )
+    return Project.objects.create(user=user, name=name, description=description)
+
+
+def _json_bounded(value: Any, *, field: str) -> Any:
+    if len(json.dumps(value, ensure_ascii=False).encode()) > PROJECT_ITEM_JSON_MAX_BYTES:
+        raise GenerationsError(
+            f"{field} is too large.",
+            code="validation_error",
+            details={field: f"at most {PROJECT_ITEM_JSON_MAX_BYTES} bytes of JSON"},
+        )
+    return value
+
+
+def project_item_add(
+    *,
+    project_id: int,
+    generation_id: int | None = None,
+    model_code: str = "",
+    inputs: dict[str, Any] | None = None,
+    outputs: dict[str, Any] | None = None,
+    status: str = "",
+) -> ProjectItem:
+    """Adds a generation (by id, of the project's own user) or an outside result to a project's history."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().filter(pk=project_id).first()
+        if project is None:
+            raise GenerationsError(
+                f"No project {project_id}.", code="not_found", details={"project": project_id}
+            )
+        item = ProjectItem(project=project, model_code=model_code, status=status)
+        if generation_id is not None:
+            generation = selectors.generation_get(generation_id=generation_id)
+            if generation.user_id != project.user_id:
+                raise GenerationsError(
+                    "The generation belongs to another user.",
+                    code="validation_error",
+                    details={"generation": "belongs to another user"},
+                )
+            item.generation = generation
+            item.model_code = generation.model.code
+            item.status = generation.status
+            item.inputs = {"prompt": generation.prompt, "parameters": generation.parameters}
+            item.outputs = {"result_url": generation.result_url} if generation.result_url else {}
+        else:
+            item.inputs = _json_bounded(inputs or {}, field="inputs")
+            item.outputs = _json_bounded(outputs or {}, field="outputs")
+        item.save()
+        project.items_count += 1
+        project.last_item_at = item.created_at
+        project.save(update_fields=["items_count", "last_item_at"])
+    return item
+
+
+# --- Provider logs and usage -----------------------------------------------------------------
+
+
+def provider_log_create(
+    *,
+    user_ref: str | None,
+    model_code: str,
+    prompt: str,
+    result_url: str,
+    error_message: str,
+    duration_ms: int | None,
+) -> None:
+    """One INSERT (the user is resolved by a subquery in it); an unknown user leaves the log unowned."""
+    user_id: Any = None
+    if user_ref:
+        field, value = user_ref_parse(user_ref)
+        user_id = Subquery(EndUser.objects.filter(**{field: value}).values("pk")[:1])
+    ProviderLog.objects.create(
+        user_id=user_id,
+        model_code=model_code[:64],
+        prompt=prompt[:PROMPT_MAX_LENGTH],
+        result_url=result_url,
+        error_message=error_message[:ERROR_MESSAGE_MAX_LENGTH],
+        duration_ms=duration_ms,
+    )
+
+
+def usage_rollup(*, day: date) -> int:
+    """Recomputes one UTC day of per-model usage from the jobs; running it again gives the same rows."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    computed_at = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO generations_usage_daily
+                (day, model_id, currency, total, pending, processing, succeeded, failed, timeout, canceled,
+                 revenue, mean_duration_ms, computed_at)
+            SELECT %s, model_id, currency, COUNT(*),
+                   COUNT(*) FILTER (WHERE status = 'pending'),
+                   COUNT(*) FILTER (WHERE status = 'processing'),
+                   COUNT(*) FILTER (WHERE status = 'succeeded'),
+                   COUNT(*) FILTER (WHERE status = 'failed'),
+                   COUNT(*) FILTER (WHERE status = 'timeout'),
+                   COUNT(*) FILTER (WHERE status = 'canceled'),
+                   COALESCE(SUM(cost) FILTER (WHERE status = 'succeeded'), 0),
+                   ROUND(AVG(duration_ms) FILTER (WHERE status = 'succeeded'))::integer,
+                   %s
+            FROM generations_generation
+            WHERE created_at >= %s AND created_at < %s
+            GROUP BY model_id, currency
+            ON CONFLICT (day, model_id, currency) DO UPDATE SET
+                total = EXCLUDED.total, pending = EXCLUDED.pending, processing = EXCLUDED.processing,
+                succeeded = EXCLUDED.succeeded, failed = EXCLUDED.failed, timeout = EXCLUDED.timeout,
+                canceled = EXCLUDED.canceled, revenue = EXCLUDED.revenue,
+                mean_duration_ms = EXCLUDED.mean_duration_ms, computed_at = EXCLUDED.computed_at
+            """,
+            [day, computed_at, start, end],
+        )
+        rows = cursor.rowcount
+        cursor.execute(
+            "DELETE FROM generations_usage_daily WHERE day = %s AND computed_at < %s", [day, computed_at]
+        )
+    return rows

@@ -1,0 +1,5 @@
+from config.errors import DomainError
+
+
+class OpsError(DomainError):
+    """Every refusal of the ops app (bad debug-log input, unknown retention policy...)."""

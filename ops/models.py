@@ -1,0 +1,132 @@
+"""Operations data: debug logs, retention runs, database size snapshots, schedule sync records."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+DEBUG_LOG_MESSAGE_MAX = 1000
+
+
+class DebugLog(models.Model):
+    """A warning or error from the back office itself (logging handler) or from a bot (the API)."""
+
+    class Level(models.IntegerChoices):
+        # Python's logging numbers, so a record's levelno is stored as it is.
+        DEBUG = 10, "debug"
+        INFO = 20, "info"
+        WARNING = 30, "warning"
+        ERROR = 40, "error"
+        CRITICAL = 50, "critical"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    # A logger name ("django.request", "ops.slow") or "bot:<API key name>" for entries sent by a bot.
+    source = models.CharField(max_length=100)
+    message = models.CharField(max_length=DEBUG_LOG_MESSAGE_MAX)
+    context = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "ops_debug_log"
+        verbose_name = "debug log entry"
+        verbose_name_plural = "debug log"
+        # created_at serves retention (range delete) and the admin's date filter.
+        indexes = [models.Index(fields=["created_at"], name="debug_log_created_at_idx")]
+        constraints = [
+            models.CheckConstraint(name="debug_log_level_valid", condition=Q(level__in=[10, 20, 30, 40, 50])),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} {self.source}: {self.message[:80]}"
+
+
+class RetentionRun(models.Model):
+    """One retention policy applied once: what was removed, how long it took, whether it finished."""
+
+    policy = models.CharField(max_length=64)
+    table = models.CharField(max_length=128)
+    cutoff = models.DateTimeField(help_text="Rows older than this were expired.")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_deleted = models.BigIntegerField(default=0)
+    batches = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # False when the run stopped at its time budget (the next run continues) or failed.
+    complete = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "ops_retention_run"
+        verbose_name = "retention run"
+        indexes = [models.Index(fields=["started_at"], name="retention_run_started_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} at {self.started_at:%Y-%m-%d %H:%M}: {self.rows_deleted} rows"
+
+
+class LedgerCheckRun(models.Model):
+    """One run of billing's `ledger_check` command by the scheduler; a failure is also a debug-log error."""
+
+    class Status(models.TextChoices):
+        PASSED = "passed"
+        FAILED = "failed"  # the command exited 1: a money invariant does not hold
+        ERROR = "error"  # the command could not run (not installed, crashed)
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    exit_code = models.SmallIntegerField(null=True, blank=True)
+    output = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "ops_ledger_check_run"
+        verbose_name = "ledger check run"
+        indexes = [models.Index(fields=["started_at"], name="ledger_check_started_at_idx")]
+
+    def __str__(self) -> str:
+        return f"ledger_check {self.status} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DbSizeSnapshot(models.Model):
+    """The database's size once a day; growth per day and the budget projection come from these."""
+
+    taken_on = models.DateField(unique=True)
+    taken_at = models.DateTimeField(default=timezone.now)
+    database_bytes = models.BigIntegerField()
+    # {table name: total bytes with indexes and TOAST}, to see later which table grew.
+    tables = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "ops_db_size_snapshot"
+        verbose_name = "database size snapshot"
+        ordering = ("-taken_on",)
+
+    def __str__(self) -> str:
+        return f"{self.taken_on}: {self.database_bytes // (1024 * 1024)} MB"
+
+
+class DbSizeReport(DbSizeSnapshot):
+    """No table of its own: gives the database size page an entry in the admin's Operations section."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "database size"
+        verbose_name_plural = "database size"
+
+
+class ScheduleSync(models.Model):
+    """The code-declared definition of a beat schedule as last written to django-celery-beat.
+
+    A periodic task that still equals this was not edited by an operator, so a deploy may update it;
+    one that differs was edited in the admin and is left alone.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    definition = models.JSONField()
+    synced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "ops_schedule_sync"
+        verbose_name = "schedule sync record"
+
+    def __str__(self) -> str:
+        return self.name

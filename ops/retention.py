@@ -1,0 +1,64 @@
+"""Retention policies: which tables only grow, and how long their rows are kept.
+
+Models are named by label and resolved with django.apps when the cleanup runs, so a policy for another
+app's table is one line here and ops never imports that app. Days come from a setting, read at run
+time, so operators change retention through the environment without a deploy.
+
+Adding a table: one `RetentionPolicy(...)` line below (name, model label, timestamp field, days setting,
+default days). The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
+expired primary keys through it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+
+from ops.errors import OpsError
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    name: str
+    model_label: str  # "app_label.ModelName"
+    timestamp_field: str
+    days_setting: str
+    default_days: int
+
+    @property
+    def days(self) -> int:
+        return int(getattr(settings, self.days_setting, self.default_days))
+
+    def cutoff(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.days)
+
+    def model(self) -> type[models.Model]:
+        try:
+            model = apps.get_model(self.model_label)
+        except LookupError as exc:
+            raise OpsError(
+                f"Retention policy {self.name}: no model {self.model_label}.", code="not_found"
+            ) from exc
+        model._meta.get_field(self.timestamp_field)  # fails loudly on a typo, before any delete
+        return model
+
+
+RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
+    RetentionPolicy("debug-logs", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", 30),
+    RetentionPolicy("provider-logs", "generations.ProviderLog", "created_at", "LOG_RETENTION_DAYS", 30),
+    RetentionPolicy("retention-runs", "ops.RetentionRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
+    RetentionPolicy("ledger-check-runs", "ops.LedgerCheckRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
+    RetentionPolicy("db-size-snapshots", "ops.DbSizeSnapshot", "taken_at", "DB_SIZE_SNAPSHOT_DAYS", 730),
+    # Expired operator sessions: Django only removes them when `clearsessions` is run.
+    RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),
+)
+
+
+def retention_policy_get(*, name: str) -> RetentionPolicy:
+    for policy in RETENTION_POLICIES:
+        if policy.name == name:
+            return policy
+    known = ", ".join(policy.name for policy in RETENTION_POLICIES)
+    raise OpsError(f"No retention policy {name!r}; known: {known}.", code="not_found")

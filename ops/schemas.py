@@ -1,0 +1,27 @@
+from typing import Any
+
+from ninja import Schema
+from pydantic import Field, field_validator
+
+from ops.models import DebugLog
+
+LEVELS = {label: value for value, label in DebugLog.Level.choices}
+
+
+class DebugLogIn(Schema):
+    level: str = Field(description="debug, info, warning, error or critical")
+    # Any length is accepted (the request body is capped); the stored message is cut to 1000 characters.
+    message: str = Field(min_length=1)
+    context: dict[str, Any] = Field(default_factory=dict, description="a small object (at most 4 KB as JSON)")
+
+    @field_validator("level")
+    @classmethod
+    def known_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return level
+
+
+class DebugLogAccepted(Schema):
+    id: int

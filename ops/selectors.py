@@ -1,0 +1,195 @@
+"""Reads of the ops app."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+from kombu import Connection
+
+from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
+
+logger = logging.getLogger(__name__)
+BROKER_CHECK_TIMEOUT_SECONDS = 1
+
+
+def broker_status() -> str:
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=BROKER_CHECK_TIMEOUT_SECONDS) as broker:
+            broker.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
+    except Exception as exc:  # any broker failure means "down"; health must answer, not raise
+        logger.warning("broker unreachable: %s", exc)
+        return "down"
+    return "ok"
+
+
+def health_report() -> dict[str, str | None]:
+    report: dict[str, str | None] = {"status": "ok", "database": "ok", "pgvector": None, "broker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            row = cursor.fetchone()
+        report["pgvector"] = row[0] if row else None
+    except DatabaseError as exc:
+        logger.error("database unreachable: %s", exc)
+        report.update(status="down", database="down")
+    report["broker"] = broker_status()
+    return report
+
+
+# --- Database size -----------------------------------------------------------------------------------
+
+GROWTH_WINDOW_DAYS = 30
+BYTES_PER_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TableSize:
+    name: str
+    heap_bytes: int
+    index_bytes: int
+    toast_bytes: int
+    total_bytes: int
+    rows_estimate: int | None  # pg_class.reltuples; None until the table was first analyzed
+
+    @property
+    def bytes_per_row(self) -> int | None:
+        return self.total_bytes // self.rows_estimate if self.rows_estimate else None
+
+
+@dataclass(frozen=True)
+class DbSizeReport:
+    database_bytes: int
+    budget_bytes: int
+    tables: list[TableSize]
+    snapshots: list[tuple[date, int]]  # oldest first, within GROWTH_WINDOW_DAYS
+    growth_bytes_per_day: float | None
+    projected_budget_date: date | None
+
+    @property
+    def used_percent(self) -> float:
+        return 100.0 * self.database_bytes / self.budget_bytes if self.budget_bytes else 0.0
+
+    @property
+    def over_budget(self) -> bool:
+        return self.database_bytes >= self.budget_bytes
+
+
+# Heap is the table without its TOAST (pg_table_size counts TOAST, the free space map and the
+# visibility map); every user schema, so tables of extensions and partitions show too.
+TABLE_SIZES_SQL = """
+    SELECT c.relname,
+           pg_table_size(c.oid) - COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0),
+           pg_indexes_size(c.oid),
+           COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0),
+           pg_total_relation_size(c.oid),
+           c.reltuples::bigint
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'm', 'p')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname !~ '^pg_toast'
+     ORDER BY pg_total_relation_size(c.oid) DESC, c.relname
+"""
+
+
+def db_size_database_bytes() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        return int(cursor.fetchone()[0])
+
+
+def db_size_tables() -> list[TableSize]:
+    with connection.cursor() as cursor:
+        cursor.execute(TABLE_SIZES_SQL)
+        rows = cursor.fetchall()
+    return [
+        TableSize(
+            name=name,
+            heap_bytes=int(heap),
+            index_bytes=int(indexes),
+            toast_bytes=int(toast),
+            total_bytes=int(total),
+            rows_estimate=int(rows) if rows is not None and rows >= 0 else None,
+        )
+        for name, heap, indexes, toast, total, rows in rows
+    ]
+
+
+def db_size_snapshots_recent(*, today: date, days: int = GROWTH_WINDOW_DAYS) -> QuerySet[DbSizeSnapshot]:
+    return (
+        DbSizeSnapshot.objects.filter(taken_on__gte=today - timedelta(days=days))
+        .order_by("taken_on")
+        .only("taken_on", "database_bytes")
+    )
+
+
+def db_size_report(*, today: date | None = None, budget_mb: int | None = None) -> DbSizeReport:
+    """The database size page and command: three queries, whatever the number of tables or snapshots."""
+    today = today or timezone.now().date()
+    budget_bytes = db_size_budget_bytes(budget_mb=budget_mb)
+    database_bytes = db_size_database_bytes()
+    tables = db_size_tables()
+    snapshots = [(s.taken_on, s.database_bytes) for s in db_size_snapshots_recent(today=today)]
+    growth = db_size_growth_per_day(snapshots)
+    return DbSizeReport(
+        database_bytes=database_bytes,
+        budget_bytes=budget_bytes,
+        tables=tables,
+        snapshots=snapshots,
+        growth_bytes_per_day=growth,
+        projected_budget_date=db_size_budget_date(
+            today=today, database_bytes=database_bytes, budget_bytes=budget_bytes, growth_bytes_per_day=growth
+        ),
+    )
+
+
+def db_size_budget_bytes(*, budget_mb: int | None = None) -> int:
+    return (budget_mb if budget_mb is not None else settings.DB_BUDGET_MB) * BYTES_PER_MB
+
+
+def db_size_growth_per_day(snapshots: list[tuple[date, int]]) -> float | None:
+    """Average growth between the first and the last snapshot of the window; None with fewer than two days."""
+    if len(snapshots) < 2:
+        return None
+    (first_day, first_bytes), (last_day, last_bytes) = snapshots[0], snapshots[-1]
+    days = (last_day - first_day).days
+    return (last_bytes - first_bytes) / days if days > 0 else None
+
+
+def db_size_budget_date(
+    *, today: date, database_bytes: int, budget_bytes: int, growth_bytes_per_day: float | None
+) -> date | None:
+    """The day the database reaches the budget at the current growth; today when already over it."""
+    if database_bytes >= budget_bytes:
+        return today
+    if not growth_bytes_per_day or growth_bytes_per_day <= 0:
+        return None
+    return today + timedelta(days=int((budget_bytes - database_bytes) / growth_bytes_per_day))
+
+
+# --- Runs ----------------------------------------------------------------------------------------------
+
+
+def retention_runs_latest(*, limit: int = 20) -> QuerySet[RetentionRun]:
+    return RetentionRun.objects.order_by("-started_at", "-id")[:limit]
+
+
+def retention_runs_latest_per_policy() -> QuerySet[RetentionRun]:
+    """The most recent run of each policy (one query: DISTINCT ON)."""
+    return RetentionRun.objects.order_by("policy", "-started_at", "-id").distinct("policy")
+
+
+def debug_log_counts_since(*, since: datetime) -> dict[int, int]:
+    """{level: entries} since `since`; the created_at index bounds the scan to the window."""
+    rows = (
+        DebugLog.objects.filter(created_at__gte=since).values("level").annotate(count=Count("id")).order_by()
+    )
+    return {row["level"]: row["count"] for row in rows}
+
+
+def ledger_check_run_latest() -> LedgerCheckRun | None:
+    return LedgerCheckRun.objects.order_by("-started_at", "-id").first()

@@ -1,0 +1,124 @@
+"""The operator's day in a real browser: log in, dashboard, find a user, adjust, ledger, CSV, schedules."""
+
+import csv
+import time
+from decimal import Decimal
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from accounts.models import Operator
+from billing.models import Account, EntryType, LedgerEntry
+from ops.services import schedules_sync
+from tests.billing.factories import user_create
+from tests.e2e.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "e2e-operator-pass-1"
+
+
+def shot(browser, name: str) -> str:
+    path = SCREENSHOTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return str(path)
+
+
+def wait_for(predicate, *, timeout: float = 15, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):
+    from selenium.webdriver.common.by import By
+
+    # given an operator, a bot user with the welcome bonus, and the beat schedules
+    Operator.objects.create_superuser("e2e-op", "op@example.com", PASSWORD)
+    user = user_create()
+    account = Account.objects.get(kind=Account.Kind.USER, owner=user, currency="RUB")
+    schedules_sync()
+    url = live_server.url
+
+    # when the operator logs in
+    browser.get(f"{url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys("e2e-op")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    # then the dashboard (the admin index) is shown, with its stylesheet served
+    wait_for(lambda: browser.find_elements(By.ID, "ops-dashboard"), what="the dashboard")
+    assert browser.find_elements(By.CSS_SELECTOR, "#ops-dashboard .ops-panel")
+    assert browser.execute_script(
+        "return getComputedStyle(document.getElementById('header')).backgroundColor"
+    ) not in ("", "rgba(0, 0, 0, 0)"), "admin CSS did not load"
+    shot(browser, "01-dashboard")
+
+    # when the operator searches the users for the Telegram id
+    browser.get(f"{url}/admin/accounts/enduser/")
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys(str(user.telegram_id))
+    search.submit()
+    wait_for(
+        lambda: str(user.telegram_id) in browser.find_element(By.ID, "result_list").text, what="the user"
+    )
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 1
+    shot(browser, "02-user-found")
+
+    # and opens the user's account and adjusts the balance with a reason
+    browser.get(f"{url}/admin/billing/account/?q={user.telegram_id}")
+    browser.find_element(By.LINK_TEXT, "adjust").click()
+    wait_for(lambda: browser.find_elements(By.NAME, "amount"), what="the adjustment form")
+    browser.find_element(By.NAME, "amount").send_keys("42.50")
+    browser.find_element(By.NAME, "reason").send_keys("Goodwill for a failed render (ticket 7)")
+    shot(browser, "03-adjust-form")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    # then the ledger shows the adjustment entry, and the money moved once
+    wait_for(lambda: "/admin/billing/ledgerentry/" in browser.current_url, what="the ledger page")
+    page = browser.find_element(By.ID, "content").text
+    assert "Adjusted" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    assert "42.50" in page
+    entry = LedgerEntry.objects.get(account=account, type=EntryType.ADJUSTMENT)
+    assert entry.amount == Decimal("42.50")
+    account.refresh_from_db()
+    assert account.balance == Decimal("52.50")
+    shot(browser, "04-ledger-entry")
+
+    # when the operator exports the filtered ledger as CSV
+    browser.find_element(By.CSS_SELECTOR, "a[href*='export/']").click()
+    exported = wait_for(
+        lambda: [p for p in download_dir.glob("*.csv") if p.stat().st_size > 0],
+        timeout=30,
+        what="the CSV download",
+    )
+    time.sleep(0.5)  # the download is renamed from .crdownload once complete
+    with exported[0].open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    # then it holds this account's entries: the welcome bonus and the adjustment
+    assert len(rows) == 3, rows
+    assert any("42.50" in row for row in rows[1:]), rows
+
+    # when the operator disables a beat schedule
+    task = PeriodicTask.objects.get(name="holds-expire")
+    assert task.enabled
+    browser.get(f"{url}/admin/django_celery_beat/periodictask/{task.pk}/change/")
+    checkbox = browser.find_element(By.NAME, "enabled")
+    assert checkbox.is_selected()
+    checkbox.click()
+    shot(browser, "05-schedule-form")
+    browser.find_element(By.NAME, "_save").click()
+
+    # then it is saved disabled
+    wait_for(
+        lambda: "/periodictask/" in browser.current_url and "change" not in browser.current_url, what="save"
+    )
+    assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    task.refresh_from_db()
+    assert not task.enabled
+    shot(browser, "06-schedule-disabled")

@@ -1,0 +1,563 @@
+"""Fault tests against a real stack: gunicorn (3 workers), a Celery worker, Celery beat, PostgreSQL, Redis.
+
+Run by `make stress` (scripts/stress.sh), which makes a PostgreSQL cluster on 5433 and a Redis on 6380
+of its own; these tests restart and stop only those, never the shared servers on 5432 and 6379.
+Each test prints how many requests it sent and which answers came back, and ends with ledger_check.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("BOTDESK_FAULTS") != "1", reason="fault tests run in `make stress` (scripts/stress.sh)"
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".venv" / "bin"
+DATABASE_URL = os.environ.get(
+    "STRESS_DATABASE_URL", "postgres://botdesk:botdesk@127.0.0.1:5433/botdesk_stress"
+)
+BROKER_URL = os.environ.get("STRESS_BROKER_URL", "redis://127.0.0.1:6380/0")
+REDIS_PORT = int(BROKER_URL.rsplit(":", 1)[1].split("/")[0])
+PG_CLUSTER = ("15", "botdesk_stress")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# A port nobody else listens on: other engineers run servers on this machine too.
+HTTP_PORT = int(os.environ.get("STRESS_HTTP_PORT") or free_port())
+BASE = f"http://127.0.0.1:{HTTP_PORT}"
+WEBHOOK_SECRET = "stress-webhook-secret"
+GENERATION_TIMEOUT_SECONDS = 20
+BEAT_PERIOD_SECONDS = 60  # generations-timeout runs every minute (ops/schedules.py)
+LOGS = Path("/tmp/botdesk-stress-logs")
+
+STACK_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "stress-" + "k" * 60,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DATABASE_URL": DATABASE_URL,
+    "CELERY_BROKER_URL": BROKER_URL,
+    "YOOKASSA_MODE": "fake",
+    "YOOKASSA_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "SECURE_SSL_REDIRECT": "false",
+    "GENERATION_TIMEOUT_SECONDS": str(GENERATION_TIMEOUT_SECONDS),
+    "HOLD_TTL_SECONDS": "30",
+    "RATE_LIMITS_ENABLED": "false",
+    "DATABASE_CONNECT_TIMEOUT": "2",
+    "API_AUTH_FAILURE_LIMIT": "1000",
+}
+
+
+def stack_env() -> dict[str, str]:
+    base = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST_"))}
+    return {**base, **STACK_ENV, "PYTHONPATH": str(ROOT)}
+
+
+def manage(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=stack_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def sql(query: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=5) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def ledger_check_clean() -> None:
+    result = manage("ledger_check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(predicate, *, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Process:
+    """A stack process in its own process group, so a SIGKILL takes its children (pool workers) too."""
+
+    def __init__(self, name: str, args: list[str]) -> None:
+        self.name, self.args = name, args
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        LOGS.mkdir(exist_ok=True)
+        log = (LOGS / f"{self.name}.log").open("ab")
+        self.popen = subprocess.Popen(
+            self.args, cwd=ROOT, env=stack_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, sig)
+            self.popen.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+class Stack:
+    def __init__(self) -> None:
+        celery = str(VENV / "celery")
+        self.web = Process(
+            "gunicorn",
+            [str(VENV / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{HTTP_PORT}", "--workers", "3",
+             "--timeout", "60", "--graceful-timeout", "5"],
+        )  # fmt: skip
+        self.worker = Process(
+            "worker",
+            [celery, "-A", "config", "worker", "-I", "tests.faults.fault_tasks", "--concurrency", "2",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"stress-{uuid.uuid4().hex[:6]}@%h"],
+        )  # fmt: skip
+        self.beat = Process(
+            "beat",
+            [celery, "-A", "config", "beat", "--loglevel", "INFO", "--schedule", "/tmp/botdesk-stress-beat",
+             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
+        )  # fmt: skip
+
+    def worker_start(self) -> None:
+        log = LOGS / "worker.log"
+        before = log.read_text(errors="replace").count(" ready.") if log.exists() else 0
+        self.worker.start()
+        wait_until(
+            lambda: log.read_text(errors="replace").count(" ready.") > before, timeout=90, what="worker"
+        )
+
+    def redis_start(self) -> None:
+        if not port_open(REDIS_PORT):
+            subprocess.run(
+                ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--save", "",
+                 "--appendonly", "no", "--pidfile", "/tmp/botdesk-stress-redis.pid",
+                 "--logfile", "/tmp/botdesk-stress-redis.log"],
+                check=True,
+            )  # fmt: skip
+            wait_until(lambda: port_open(REDIS_PORT), timeout=10, what="redis")
+
+    def redis_stop(self) -> None:
+        subprocess.run(
+            ["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], capture_output=True, timeout=10
+        )
+        wait_until(lambda: not port_open(REDIS_PORT), timeout=10, what="redis to stop")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    for log in LOGS.glob("*.log") if LOGS.exists() else []:
+        log.unlink()
+    assert not port_open(HTTP_PORT), f"port {HTTP_PORT} is taken"
+    stack = Stack()
+    stack.redis_start()
+    stack.web.start()
+    stack.worker_start()
+    stack.beat.start()
+    wait_until(lambda: port_open(HTTP_PORT), timeout=60, what="gunicorn")
+    assert stack.web.alive, (LOGS / "gunicorn.log").read_text()
+    try:
+        yield stack
+    finally:
+        for process in (stack.beat, stack.worker, stack.web):
+            process.stop()
+
+
+@pytest.fixture(scope="module")
+def raw_key(stack) -> str:
+    result = manage("create_api_key", f"stress-{uuid.uuid4().hex[:6]}")
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    script = (
+        "from generations.models import AIModel; AIModel.objects.get_or_create(code='stress-img', defaults="
+        "dict(name='Stress', category='image', provider='test', price='3.00', currency='RUB'))"
+    )
+    created = manage("shell", "-c", script)
+    assert created.returncode == 0, created.stderr
+    return key
+
+
+def client(raw_key: str, **kwargs) -> httpx.Client:
+    return httpx.Client(base_url=BASE, headers={"Authorization": f"Bearer {raw_key}"}, timeout=30, **kwargs)
+
+
+def report(name: str, sent: Counter, answers: Counter) -> None:
+    print(f"\nfault {name}: sent {dict(sent)}; answers {dict(sorted(answers.items(), key=str))}")
+
+
+# --- 1. a worker killed between hold and capture ------------------------------------------------
+
+
+def test_worker_killed_between_hold_and_capture_releases_the_hold(stack, raw_key):
+    from celery import Celery
+
+    sent, answers = Counter(), Counter()
+    user = str(9_100_000_000 + int(time.time()) % 1_000_000)
+    with client(raw_key) as api:
+        answers[api.put(f"/api/v1/users/{user}", json={}).status_code] += 1
+        created = api.post(
+            "/api/v1/generations",
+            json={"user": user, "model": "stress-img", "prompt": "killed", "parameters": {}},
+            headers={"Idempotency-Key": f"kill-{user}"},
+        )
+        sent["requests"] += 2
+        answers[created.status_code] += 1
+        assert created.status_code == 201, created.text
+        generation_id = created.json()["id"]
+        hold_sql = "SELECT h.status FROM billing_hold h WHERE h.reference = %s"
+        assert sql(hold_sql, (f"generation:{generation_id}",)) == [("open",)]
+
+        # when a worker takes the job, marks it processing and is SIGKILLed mid-work
+        producer = Celery(broker=BROKER_URL)
+        producer.send_task("stress.generation_work", args=[generation_id, BASE, raw_key, 600])
+        sent["tasks"] += 1
+
+        def processing():
+            sent["requests"] += 1
+            response = api.get(f"/api/v1/generations/{generation_id}")
+            answers[response.status_code] += 1
+            return response.json()["status"] == "processing"
+
+        wait_until(processing, timeout=60, what="the worker to start the job")
+        stack.worker.kill(signal.SIGKILL)
+        killed_at = time.time()
+        assert sql(hold_sql, (f"generation:{generation_id}",)) == [("open",)], (
+            "the hold is open after the kill"
+        )
+        # the supervisor (systemd, honcho) starts a fresh worker; the killed job's message is not redelivered
+        stack.worker_start()
+
+        # then beat's timeout sweep releases the hold within one period after the job's deadline
+        created_at = sql(
+            "SELECT extract(epoch FROM created_at) FROM generations_generation WHERE id = %s",
+            (generation_id,),
+        )
+        deadline = float(created_at[0][0]) + GENERATION_TIMEOUT_SECONDS
+
+        def released():
+            sent["requests"] += 1
+            response = api.get(f"/api/v1/generations/{generation_id}")
+            answers[response.status_code] += 1
+            return response.json()["status"] == "timeout" and sql(hold_sql, (f"generation:{generation_id}",))
+
+        wait_until(
+            released,
+            timeout=max(0, deadline - time.time()) + BEAT_PERIOD_SECONDS + 20,
+            what="release",
+            every=2,
+        )
+        released_after = time.time() - deadline
+        assert sql(hold_sql, (f"generation:{generation_id}",)) == [("released",)]
+        balance = api.get(f"/api/v1/users/{user}/balance").json()
+        sent["requests"] += 1
+        assert (balance["balance"], balance["held"]) == ("10.00", "0.00")
+    print(
+        f"\nfault worker-kill: killed {time.time() - killed_at:.0f}s ago; released {released_after:.1f}s after the deadline"
+    )
+    report("worker-kill", sent, answers)
+    assert released_after <= BEAT_PERIOD_SECONDS + 15
+    ledger_check_clean()
+
+
+# --- 2. PostgreSQL restarted while clients keep sending -----------------------------------------
+
+
+def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw_key):
+    stop = threading.Event()
+    lock = threading.Lock()
+    answers, sent, bad = Counter(), Counter(), []
+    decided_keys: dict[str, int] = {}  # Idempotency-Key -> generation id of its 201
+    run_id = uuid.uuid4().hex[:6]
+
+    def bot(index: int) -> None:
+        user = str(9_200_000_000 + index * 1000 + int(time.time()) % 1000)
+        number = 0
+        with client(raw_key) as api:
+            while True:  # money first (Telegram Stars, once per charge id), so that most jobs are paid
+                try:
+                    api.put(f"/api/v1/users/{user}", json={})
+                    stars = api.post(
+                        "/api/v1/payments/telegram-stars",
+                        json={"user": user, "telegram_payment_charge_id": f"pg-{run_id}-{index}",
+                              "currency": "XTR", "total_amount": 3000, "invoice_payload": "stress"},
+                    )  # fmt: skip
+                    if stars.status_code in {200, 201}:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            while not stop.is_set() and number < 2_000:
+                number += 1
+                key = f"pg-{run_id}-{index}-{number}"
+                for attempt in range(60):  # a bot retries with the same key until the outcome is decided
+                    try:
+                        if attempt == 0 or number == 1:
+                            api.put(f"/api/v1/users/{user}", json={})
+                        response = api.post(
+                            "/api/v1/generations",
+                            json={"user": user, "model": "stress-img", "prompt": "pg", "parameters": {}},
+                            headers={"Idempotency-Key": key},
+                        )
+                    except httpx.HTTPError as exc:
+                        with lock:
+                            answers[type(exc).__name__] += 1
+                        time.sleep(0.5)
+                        continue
+                    with lock:
+                        sent["requests"] += 1
+                        answers[response.status_code] += 1
+                        if not response.headers.get("content-type", "").startswith("application/json"):
+                            bad.append(f"non-JSON {response.status_code}: {response.text[:200]}")
+                        elif response.status_code >= 500 and response.status_code != 503:
+                            bad.append(f"{response.status_code}: {response.text[:200]}")
+                        elif response.status_code == 503:
+                            assert response.json()["error"]["code"] == "service_unavailable"
+                            assert response.headers.get("Retry-After")
+                    if response.status_code == 503:
+                        time.sleep(0.5)
+                        continue
+                    if response.status_code == 201:
+                        with lock:
+                            decided_keys[key] = response.json()["id"]
+                        finish = api.post(
+                            f"/api/v1/generations/{response.json()['id']}/status",
+                            json={"status": "succeeded" if number % 3 else "failed"},
+                        )
+                        with lock:
+                            sent["requests"] += 1
+                            answers[f"status:{finish.status_code}"] += 1
+                    break
+
+    threads = [threading.Thread(target=bot, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(4)
+    # when the database restarts under load
+    restart = subprocess.run(
+        ["pg_ctlcluster", *PG_CLUSTER, "restart"], capture_output=True, text=True, timeout=120
+    )
+    assert restart.returncode == 0, restart.stderr
+    restarted_at = time.monotonic()
+    # the bots keep going; the service must come back by itself (gunicorn is not restarted)
+    time.sleep(8)
+    stop.set()
+    for thread in threads:
+        thread.join(120)
+    web_pid_unchanged = stack.web.alive
+    with client(raw_key) as api:
+        health = api.get("/api/v1/health")
+    report("postgres-restart", sent, answers)
+    print(
+        f"fault postgres-restart: recovered health {health.status_code} {time.monotonic() - restarted_at:.0f}s after restart"
+    )
+
+    # then there were only JSON answers, 503s during the outage, and the service recovered
+    assert bad == []
+    assert web_pid_unchanged and health.status_code == 200
+    assert answers[503] + answers["ConnectError"] + answers["ReadError"] + answers["RemoteProtocolError"] >= 1
+    # and nothing is half-written: one generation and one hold per decided key, no job without its hold
+    keys = list(decided_keys)
+    rows = sql(
+        "SELECT count(*), count(DISTINCT g.id) FROM generations_generation g JOIN billing_hold h "
+        "ON h.reference = 'generation:' || g.id WHERE g.id = ANY(%s)",
+        (list(decided_keys.values()),),
+    )
+    assert rows == [(len(keys), len(keys))]
+    orphans = sql(
+        "SELECT count(*) FROM generations_generation g WHERE g.prompt = 'pg' AND g.is_free = false "
+        "AND NOT EXISTS (SELECT 1 FROM billing_hold h WHERE h.reference = 'generation:' || g.id)"
+    )
+    assert orphans == [(0,)]
+    recorded = sql("SELECT count(*) FROM billing_idempotency_record WHERE key LIKE %s", (f"pg-{run_id}-%",))
+    print(f"fault postgres-restart: decided keys {len(keys)}, idempotency records {recorded[0][0]}")
+    ledger_check_clean()
+
+
+# --- 3. Redis stopped ---------------------------------------------------------------------------
+
+
+def test_redis_down_keeps_balances_and_charges_and_health_reports_it(stack, raw_key):
+    sent, answers = Counter(), Counter()
+    user = str(9_300_000_000 + int(time.time()) % 1_000_000)
+    try:
+        stack.redis_stop()
+        with client(raw_key) as api:
+
+            def call(method: str, path: str, **kwargs) -> httpx.Response:
+                response = api.request(method, path, **kwargs)
+                sent["requests"] += 1
+                answers[f"{method} {path.split('/')[3]}:{response.status_code}"] += 1
+                return response
+
+            health = call("GET", "/api/v1/health")
+            assert health.status_code == 200 and health.json()["broker"] == "down", health.text
+            assert call("PUT", f"/api/v1/users/{user}", json={}).status_code == 201
+            for number in range(3):
+                created = call(
+                    "POST",
+                    "/api/v1/generations",
+                    json={"user": user, "model": "stress-img", "prompt": "redis", "parameters": {}},
+                    headers={"Idempotency-Key": f"redis-{user}-{number}"},
+                )
+                assert created.status_code == 201, created.text
+                done = call(
+                    "POST", f"/api/v1/generations/{created.json()['id']}/status", json={"status": "succeeded"}
+                )
+                assert done.status_code == 200, done.text
+            payment = call(
+                "POST",
+                f"/api/v1/users/{user}/payments",
+                json={"amount": "50.00"},
+                headers={"Idempotency-Key": f"rp-{user}"},
+            )
+            assert payment.status_code == 201, payment.text
+            notification = {
+                "type": "notification",
+                "event": "payment.succeeded",
+                "object": {
+                    "id": payment.json()["provider_payment_id"],
+                    "status": "succeeded",
+                    "amount": {"value": "50.00", "currency": "RUB"},
+                    "metadata": {},
+                },
+            }
+            webhook = httpx.post(f"{BASE}/webhooks/yookassa/{WEBHOOK_SECRET}", json=notification, timeout=30)
+            sent["webhooks"] += 1
+            answers[f"webhook:{webhook.status_code}"] += 1
+            assert webhook.status_code == 200, webhook.text
+            balance = call("GET", f"/api/v1/users/{user}/balance")
+            assert balance.status_code == 200
+            assert (
+                balance.json()["balance"]
+                == f"{Decimal('10.00') - 3 * Decimal('3.00') + Decimal('50.00'):.2f}"
+            )
+    finally:
+        stack.redis_start()
+    with client(raw_key) as api:
+        assert wait_until(
+            lambda: api.get("/api/v1/health").json()["broker"] == "ok", timeout=30, what="broker ok"
+        )
+    report("redis-down", sent, answers)
+    ledger_check_clean()
+
+
+# --- 4. a dropped connection, retried with the same Idempotency-Key -----------------------------
+
+
+def send_and_drop(path: str, body: dict, headers: dict[str, str]) -> None:
+    """Sends a whole request, then closes the socket before reading a byte of the answer."""
+    payload = json.dumps(body).encode()
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{HTTP_PORT}", "Content-Type: application/json",
+            f"Content-Length: {len(payload)}", "Connection: close"]  # fmt: skip
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    with socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=10) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        sock.shutdown(socket.SHUT_WR)
+    # closed: the server answers into a dead socket
+
+
+def test_retry_after_dropped_connection_gets_the_original_outcome(stack, raw_key):
+    sent, answers = Counter(), Counter()
+    auth = {"Authorization": f"Bearer {raw_key}"}
+    user = str(9_400_000_000 + int(time.time()) % 1_000_000)
+    with client(raw_key) as api:
+        assert api.put(f"/api/v1/users/{user}", json={}).status_code == 201
+        sent["requests"] += 1
+        cases = [
+            (
+                "/api/v1/generations",
+                {"user": user, "model": "stress-img", "prompt": "drop", "parameters": {}},
+            ),
+            (f"/api/v1/users/{user}/payments", {"amount": "77.00"}),
+            # 10.00 - 3.00 leaves 7.00: three more jobs cannot all be paid, the refusal is decided too
+            (
+                "/api/v1/generations",
+                {"user": user, "model": "stress-img", "prompt": "drop-2", "parameters": {}},
+            ),
+            (
+                "/api/v1/generations",
+                {"user": user, "model": "stress-img", "prompt": "drop-3", "parameters": {}},
+            ),
+            (
+                "/api/v1/generations",
+                {"user": user, "model": "stress-img", "prompt": "drop-4", "parameters": {}},
+            ),
+        ]
+        outcomes = []
+        for number, (path, body) in enumerate(cases):
+            key = f"drop-{user}-{number}"
+            send_and_drop(path, body, {**auth, "Idempotency-Key": key})
+            sent["dropped"] += 1
+            time.sleep(1.0)
+            # a read timeout on the client side is the other way a connection drops mid-request
+            try:
+                httpx.post(
+                    f"{BASE}{path}", json=body, headers={**auth, "Idempotency-Key": key}, timeout=0.001
+                )
+                sent["timed-out"] += 1
+            except httpx.TimeoutException:
+                sent["timed-out"] += 1
+            time.sleep(1.0)
+            first = api.post(path, json=body, headers={"Idempotency-Key": key})
+            again = api.post(path, json=body, headers={"Idempotency-Key": key})
+            sent["requests"] += 2
+            answers[first.status_code] += 1
+            answers[again.status_code] += 1
+            assert (first.status_code, first.json()) == (again.status_code, again.json())
+            outcomes.append((path, first.status_code, first.json()))
+        statuses = [status for _, status, _ in outcomes]
+        assert statuses == [201, 201, 201, 201, 402], outcomes
+        # exactly one job per key that was decided as created, and one pending payment
+        jobs = sql("SELECT count(*) FROM generations_generation g JOIN accounts_end_user u ON u.id = g.user_id "
+                   "WHERE u.telegram_id = %s", (int(user),))  # fmt: skip
+        payments = sql("SELECT count(*) FROM billing_payment p JOIN accounts_end_user u ON u.id = p.user_id "
+                       "WHERE u.telegram_id = %s", (int(user),))  # fmt: skip
+        assert jobs == [(3,)] and payments == [(1,)]
+        balance = api.get(f"/api/v1/users/{user}/balance").json()
+        assert (balance["balance"], balance["held"]) == ("10.00", "9.00")
+    report("dropped-connection", sent, answers)
+    ledger_check_clean()

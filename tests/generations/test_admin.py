@@ -1,0 +1,187 @@
+"""What operators see and do in the generations admin."""
+
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from generations import services
+from generations.models import Generation
+from tests.generations.helpers import assert_ledger_clean, hold_status, model_create, money_of, user_funded
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/generations/generation/"
+
+
+@pytest.fixture
+def staff_client(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def listed_ids(response) -> set[int]:
+    return {row.pk for row in response.context["cl"].result_list}
+
+
+def test_search_by_user_task_id_and_prompt(staff_client):
+    model = model_create()
+    alice, bob = user_funded("50.00"), user_funded("50.00")
+    cat = services.generation_create(
+        user=alice, model_code=model.code, prompt="A ginger Cat on a roof", parameters={}
+    )
+    dog = services.generation_create(user=bob, model_code=model.code, prompt="a dog", parameters={})
+    services.generation_status_set(generation_id=dog.pk, status="processing", task_id="prov-task-42")
+
+    by_user = staff_client.get(CHANGELIST, {"q": str(alice.telegram_id)})
+    by_task = staff_client.get(CHANGELIST, {"q": "prov-task-42"})
+    by_prompt = staff_client.get(CHANGELIST, {"q": "ginger cat"})
+    nothing = staff_client.get(CHANGELIST, {"q": "zebra"})
+
+    assert listed_ids(by_user) == {cat.pk}
+    assert listed_ids(by_task) == {dog.pk}
+    assert listed_ids(by_prompt) == {cat.pk}
+    assert listed_ids(nothing) == set()
+
+
+def test_filters_by_status_model_and_date(staff_client):
+    flux, kling = model_create("flux-a"), model_create("kling-a", price="45.00")
+    user = user_funded("200.00")
+    old = services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
+    Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    new_flux = services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
+    new_kling = services.generation_create(user=user, model_code=kling.code, prompt="", parameters={})
+    services.generation_status_set(generation_id=new_kling.pk, status="failed", error_code="x")
+    week_ago = (timezone.now() - timedelta(days=7)).date().isoformat()
+
+    assert listed_ids(staff_client.get(CHANGELIST, {"status__exact": "failed"})) == {new_kling.pk}
+    assert listed_ids(staff_client.get(CHANGELIST, {"model__id__exact": flux.pk})) == {old.pk, new_flux.pk}
+    assert listed_ids(staff_client.get(CHANGELIST, {"created_at__gte": week_ago})) == {
+        new_flux.pk,
+        new_kling.pk,
+    }
+
+
+def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_client):
+    flux, kling = model_create("flux-f"), model_create("kling-f", price="45.00")
+    user = user_funded("500.00")
+    jobs = [
+        services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
+        for _ in range(3)
+    ]
+    jobs.append(services.generation_create(user=user, model_code=kling.code, prompt="", parameters={}))
+    for job in jobs[:2]:
+        services.generation_status_set(generation_id=job.pk, status="failed", error_code="nsfw")
+    services.generation_status_set(generation_id=jobs[2].pk, status="failed", error_code="gpu_oom")
+    services.generation_status_set(generation_id=jobs[3].pk, status="failed", error_code="nsfw")
+    stale = services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
+    services.generation_status_set(generation_id=stale.pk, status="failed", error_code="nsfw")
+    Generation.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    response = staff_client.get("/admin/generations/generation/failures/")
+
+    assert response.status_code == 200
+    rows = {(row["model__code"], row["error_code"]): row for row in response.context["rows"]}
+    assert {key: row["failures"] for key, row in rows.items()} == {
+        ("flux-f", "nsfw"): 2,
+        ("flux-f", "gpu_oom"): 1,
+        ("kling-f", "nsfw"): 1,
+    }
+    link = rows[("flux-f", "nsfw")]["url"]
+    assert urlsplit(link).path == CHANGELIST
+    assert parse_qs(urlsplit(link).query)["error_code"] == ["nsfw"]
+    linked = staff_client.get(link)
+    assert linked.status_code == 200
+    assert listed_ids(linked) == {jobs[0].pk, jobs[1].pk}
+
+
+def test_csv_export_streams_the_selected_jobs(staff_client):
+    model = model_create()
+    user = user_funded("50.00")
+    jobs = [
+        services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+        for _ in range(3)
+    ]
+    services.generation_status_set(generation_id=jobs[0].pk, status="processing", task_id="=HYPERLINK(1)")
+
+    response = staff_client.post(
+        CHANGELIST,
+        {"action": "export_csv", "_selected_action": [job.pk for job in jobs[:2]], "select_across": "0"},
+    )
+
+    assert response.status_code == 200
+    assert response.streaming
+    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert lines[0].startswith("id,created_at,completed_at,user_id,user_telegram_id,model,status,cost")
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [jobs[1].pk, jobs[0].pk]
+    assert f",{user.telegram_id},{model.code},pending,6.00," in lines[1]
+    assert ",'=HYPERLINK(1)," in lines[2]
+
+
+def test_cancel_action_releases_holds_through_the_service(staff_client):
+    model = model_create(price="6.00")
+    user = user_funded("50.00")
+    running = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    done = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    services.generation_status_set(generation_id=done.pk, status="succeeded", result_url="https://x.io/1")
+
+    staff_client.post(
+        CHANGELIST,
+        {"action": "cancel_in_flight", "_selected_action": [running.pk, done.pk], "select_across": "0"},
+    )
+
+    running.refresh_from_db()
+    done.refresh_from_db()
+    assert (running.status, running.error_code, hold_status(running)) == (
+        "canceled",
+        "canceled_by_operator",
+        "released",
+    )
+    assert (done.status, hold_status(done)) == ("succeeded", "captured")
+    assert money_of(user) == (Decimal("44.00"), Decimal("0.00"))
+    assert_ledger_clean()
+
+
+def test_detail_and_catalog_pages_open(staff_client):
+    model = model_create()
+    job = services.generation_create(
+        user=user_funded("20.00"), model_code=model.code, prompt="", parameters={}
+    )
+
+    assert staff_client.get(f"{CHANGELIST}{job.pk}/change/").status_code == 200
+    assert staff_client.get(f"/admin/generations/aimodel/{model.pk}/change/").status_code == 200
+    assert staff_client.get("/admin/generations/aimodel/add/").status_code == 200
+
+
+def test_project_page_shows_the_newest_items_and_saves(staff_client):
+    from generations.models import Project, ProjectItem
+
+    project = services.project_create(user=user_funded("1.00"), name="Long history")
+    ProjectItem.objects.bulk_create([ProjectItem(project=project, model_code=f"m{i}") for i in range(60)])
+    url = f"/admin/generations/project/{project.pk}/change/"
+
+    page = staff_client.get(url)
+    formset = page.context["inline_admin_formsets"][0].formset
+    shown = [form.instance.model_code for form in formset.forms]
+    saved = staff_client.post(
+        url,
+        {
+            "user": project.user_id,
+            "name": "Renamed",
+            "description": "",
+            "items-TOTAL_FORMS": str(len(shown)),
+            "items-INITIAL_FORMS": str(len(shown)),
+            "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000",
+            **{f"items-{i}-id": str(form.instance.pk) for i, form in enumerate(formset.forms)},
+            **{f"items-{i}-project": str(project.pk) for i in range(len(shown))},
+        },
+    )
+
+    assert shown == [f"m{i}" for i in range(59, 9, -1)]
+    assert saved.status_code == 302
+    assert Project.objects.get(pk=project.pk).name == "Renamed"

@@ -1,0 +1,210 @@
+"""Query counts of every generations list endpoint and admin changelist: the same at 1 and at 50 rows."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from generations.models import Generation, Project, ProjectItem, ProviderLog, UsageDaily
+from tests.generations.helpers import model_create, user_create
+
+pytestmark = pytest.mark.django_db
+
+AUTH = 1  # the API key lookup
+
+
+def jobs_for(user, model, rows: int, **fields) -> list[Generation]:
+    """Rows inserted directly: query counts are about reading them, not about the money of creating them."""
+    defaults = {"cost": model.price, "currency": "RUB", "is_free": model.is_free, "prompt": "a cat on a mat"}
+    return Generation.objects.bulk_create(
+        [Generation(user=user, model=model, **{**defaults, **fields}) for _ in range(rows)]
+    )
+
+
+def failed_jobs_for(user, models, rows: int) -> None:
+    now = timezone.now()
+    Generation.objects.bulk_create(
+        [
+            Generation(
+                user=user,
+                model=models[index % len(models)],
+                status="failed",
+                error_code=f"code{index % 3}",
+                cost=models[0].price,
+                currency="RUB",
+                completed_at=now,
+            )
+            for index in range(rows)
+        ]
+    )
+
+
+@pytest.fixture
+def staff_client(admin_user) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def test_models_list_queries(api, django_assert_num_queries):
+    for rows in (1, 50):
+        for index in range(rows):
+            model_create(f"q-model-{rows}-{index}", price="1.00")
+        with django_assert_num_queries(AUTH + 1):
+            response = api.get("/api/v1/models")
+        assert response.status_code == 200
+        assert len(response.json()) >= rows
+
+
+@pytest.mark.parametrize("query", ["", "?status=pending", "?limit=200"])
+def test_user_generations_list_queries(api, django_assert_num_queries, query):
+    model = model_create()
+    for rows in (1, 50):
+        user = user_create()
+        jobs_for(user, model, rows)
+        with django_assert_num_queries(AUTH + 2):  # the user, then one page of jobs joined to models
+            response = api.get(f"/api/v1/users/{user.display_ref}/generations{query}")
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == rows
+
+
+def test_generation_detail_queries(api, django_assert_num_queries):
+    user, model = user_create(), model_create()
+    (job,) = jobs_for(user, model, 1)
+    with django_assert_num_queries(AUTH + 1):
+        assert api.get(f"/api/v1/generations/{job.pk}").status_code == 200
+
+
+def test_user_projects_list_queries(api, django_assert_num_queries):
+    for rows in (1, 50):
+        user = user_create()
+        projects = Project.objects.bulk_create([Project(user=user, name=f"p{i}") for i in range(rows)])
+        ProjectItem.objects.bulk_create(
+            [ProjectItem(project=project, model_code="m") for project in projects]
+        )
+        with django_assert_num_queries(AUTH + 2):  # the user, then one page of projects with their counts
+            response = api.get(f"/api/v1/users/{user.display_ref}/projects")
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == rows
+
+
+def test_project_detail_queries(api, django_assert_num_queries):
+    user = user_create()
+    for rows in (1, 50):
+        project = Project.objects.create(user=user, name=f"p{rows}")
+        ProjectItem.objects.bulk_create([ProjectItem(project=project, model_code="m") for _ in range(rows)])
+        with django_assert_num_queries(AUTH + 2):  # the project, then its newest 20 items
+            response = api.get(f"/api/v1/projects/{project.pk}")
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == min(rows, 20)
+
+
+ADMIN_BASE = 2  # the session and the operator
+
+GENERATION_CHANGELIST_QUERIES = {
+    "": 3,
+    "?status__exact=failed": 3,
+    "?q=a+cat": 3,
+    "?q=task-77": 3,
+    "?created_at__gte=2000-01-01": 3,
+}
+
+
+@pytest.mark.parametrize("query", list(GENERATION_CHANGELIST_QUERIES))
+def test_generation_changelist_queries(staff_client, django_assert_num_queries, query):
+    model = model_create()
+    for rows in (1, 50):
+        user = user_create()
+        jobs_for(user, model, rows, status="failed", task_id="task-77", completed_at=timezone.now())
+        with django_assert_num_queries(ADMIN_BASE + GENERATION_CHANGELIST_QUERIES[query]):
+            response = staff_client.get(f"/admin/generations/generation/{query}")
+        assert response.status_code == 200
+
+
+def test_generation_changelist_search_by_user_queries(staff_client, django_assert_num_queries):
+    model = model_create()
+    for rows in (1, 50):
+        user = user_create()
+        jobs_for(user, model, rows)
+        with django_assert_num_queries(ADMIN_BASE + 4):  # + the user ids the term names
+            response = staff_client.get(f"/admin/generations/generation/?q={user.telegram_id}")
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == rows
+
+
+def test_failures_view_queries(staff_client, django_assert_num_queries):
+    models = [model_create(f"fail-{index}") for index in range(5)]
+    for rows in (1, 50):
+        failed_jobs_for(user_create(), models, rows)
+        with django_assert_num_queries(ADMIN_BASE + 1):
+            response = staff_client.get("/admin/generations/generation/failures/")
+        assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "make", "queries"),
+    [
+        (
+            "/admin/generations/aimodel/",
+            lambda rows: [model_create(f"adm-{rows}-{i}") for i in range(rows)],
+            4,
+        ),
+        (
+            "/admin/generations/project/",
+            lambda rows: Project.objects.bulk_create(
+                [Project(user=user_create(), name="p") for _ in range(rows)]
+            ),
+            2,
+        ),
+        (
+            "/admin/generations/projectitem/",
+            lambda rows: ProjectItem.objects.bulk_create(
+                [
+                    ProjectItem(project=Project.objects.create(user=user_create(), name="p"))
+                    for _ in range(rows)
+                ]
+            ),
+            3,
+        ),
+        (
+            "/admin/generations/providerlog/",
+            lambda rows: ProviderLog.objects.bulk_create(
+                [ProviderLog(user=user_create(), model_code="m") for _ in range(rows)]
+            ),
+            2,
+        ),
+        (
+            "/admin/generations/usagedaily/",
+            lambda rows: UsageDaily.objects.bulk_create(
+                [
+                    UsageDaily(
+                        day=timezone.now().date() - timedelta(days=rows * 100 + index),
+                        model=model_create(),
+                        currency="RUB",
+                    )
+                    for index in range(rows)
+                ]
+            ),
+            3,
+        ),
+    ],
+)
+def test_other_changelists_queries(staff_client, django_assert_num_queries, url, make, queries):
+    for rows in (1, 50):
+        make(rows)
+        with django_assert_num_queries(ADMIN_BASE + queries):
+            response = staff_client.get(url)
+        assert response.status_code == 200
+
+
+def test_project_change_page_queries(staff_client, django_assert_num_queries):
+    user = user_create()
+    warm_up = Project.objects.create(user=user, name="warm-up")
+    staff_client.get(f"/admin/generations/project/{warm_up.pk}/change/")  # content types get cached
+    for rows in (1, 50):
+        project = Project.objects.create(user=user, name=f"p{rows}")
+        ProjectItem.objects.bulk_create([ProjectItem(project=project, model_code="m") for _ in range(rows)])
+        with django_assert_num_queries(ADMIN_BASE + 3):  # the project, its items, its user's label
+            response = staff_client.get(f"/admin/generations/project/{project.pk}/change/")
+        assert response.status_code == 200

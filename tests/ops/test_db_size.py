@@ -1,0 +1,111 @@
+"""Database size: report figures, snapshots, the command, and the admin page's constant query count."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from ops import selectors, services, tasks
+from ops.models import DbSizeSnapshot
+
+pytestmark = pytest.mark.django_db
+
+MB = 1024 * 1024
+TODAY = date(2026, 11, 22)
+
+
+def make_snapshots(count: int, *, end: date, start_mb: int = 100, mb_per_day: int = 10) -> None:
+    DbSizeSnapshot.objects.bulk_create(
+        [
+            DbSizeSnapshot(
+                taken_on=end - timedelta(days=count - 1 - index),
+                database_bytes=(start_mb + index * mb_per_day) * MB,
+                tables={"ops_debug_log": index * MB},
+            )
+            for index in range(count)
+        ]
+    )
+
+
+def test_report_lists_tables_with_heap_indexes_toast_and_rows():
+    report = selectors.db_size_report()
+
+    assert report.database_bytes > 0
+    tables = {table.name: table for table in report.tables}
+    assert {"ops_debug_log", "accounts_end_user", "django_celery_beat_periodictask"} <= set(tables)
+    debug_log = tables["ops_debug_log"]
+    assert debug_log.total_bytes == debug_log.heap_bytes + debug_log.index_bytes + debug_log.toast_bytes
+    assert debug_log.index_bytes > 0  # primary key and created_at
+
+
+def test_growth_per_day_and_projected_budget_date():
+    make_snapshots(11, end=TODAY, start_mb=100, mb_per_day=10)
+
+    report = selectors.db_size_report(today=TODAY, budget_mb=100_000)
+
+    assert report.growth_bytes_per_day == 10 * MB
+    days_left = int((100_000 * MB - report.database_bytes) / (10 * MB))
+    assert report.projected_budget_date == TODAY + timedelta(days=days_left)
+
+
+def test_budget_date_edge_cases():
+    assert (
+        selectors.db_size_budget_date(
+            today=TODAY, database_bytes=2 * MB, budget_bytes=MB, growth_bytes_per_day=None
+        )
+        == TODAY
+    )
+    assert (
+        selectors.db_size_budget_date(
+            today=TODAY, database_bytes=MB, budget_bytes=2 * MB, growth_bytes_per_day=0
+        )
+        is None
+    )
+    assert selectors.db_size_growth_per_day([(TODAY, MB)]) is None
+
+
+def test_snapshot_task_records_one_row_per_day():
+    tasks.db_size_snapshot()
+    tasks.db_size_snapshot()
+
+    snapshot = DbSizeSnapshot.objects.get()
+    assert snapshot.taken_on == timezone.now().date()
+    assert snapshot.database_bytes > 0
+    assert "ops_db_size_snapshot" in snapshot.tables
+
+
+def test_snapshot_service_keeps_history():
+    services.db_size_snapshot_take(today=TODAY - timedelta(days=1))
+    services.db_size_snapshot_take(today=TODAY)
+    assert DbSizeSnapshot.objects.count() == 2
+
+
+def test_db_size_command_prints_database_and_tables(capsys):
+    make_snapshots(3, end=timezone.now().date())
+
+    call_command("db_size")
+
+    out = capsys.readouterr().out
+    assert "database:" in out and "MB budget" in out
+    assert "growth: 10.00 MB/day" in out
+    assert "ops_debug_log" in out
+
+
+def test_db_size_page_renders_in_a_constant_number_of_queries(
+    admin_client_logged_in, django_assert_num_queries
+):
+    for count in (1, 50):
+        DbSizeSnapshot.objects.all().delete()
+        make_snapshots(count, end=timezone.now().date())
+        # session, operator, database size, table sizes, snapshots of the growth window
+        with django_assert_num_queries(5):
+            response = admin_client_logged_in.get("/admin/ops/dbsizereport/")
+        assert response.status_code == 200
+        assert b"ops_debug_log" in response.content
+        assert b"<svg" in response.content
+
+
+def test_db_size_page_is_listed_in_the_admin_index(admin_client_logged_in):
+    response = admin_client_logged_in.get("/admin/")
+    assert b"/admin/ops/dbsizereport/" in response.content

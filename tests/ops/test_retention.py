@@ -1,0 +1,143 @@
+"""Retention: exactly the expired rows go, in batches, and every run is recorded."""
+
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.contrib.sessions.models import Session
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from ops import services
+from ops.models import DebugLog, RetentionRun
+from ops.retention import RETENTION_POLICIES, RetentionPolicy, retention_policy_get
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def make_logs(*ages_in_days: float) -> list[DebugLog]:
+    return DebugLog.objects.bulk_create(
+        [
+            DebugLog(level=30, source="tests", message=f"age {age}", created_at=NOW - timedelta(days=age))
+            for age in ages_in_days
+        ]
+    )
+
+
+def test_retention_deletes_exactly_the_expired_rows_in_batches(settings):
+    settings.LOG_RETENTION_DAYS = 30
+    expired = make_logs(30.001, 31, 45, 60, 90, 365, 400)
+    kept = make_logs(0, 1, 29.999, 30)  # exactly at the cutoff is not older than it
+
+    (run,) = services.retention_cleanup_run(
+        policies=(retention_policy_get(name="debug-logs"),), now=NOW, batch_size=2
+    )
+
+    assert set(DebugLog.objects.values_list("pk", flat=True)) == {log.pk for log in kept}
+    assert run.rows_deleted == len(expired) == 7
+    assert run.batches == 4  # 2 + 2 + 2 + 1
+    assert run.complete is True
+    assert run.error == ""
+    assert run.table == "ops_debug_log"
+    assert run.cutoff == NOW - timedelta(days=30)
+    assert run.finished_at is not None and run.duration_ms is not None
+
+
+def test_retention_days_come_from_the_setting_at_run_time(settings):
+    make_logs(0.5, 2, 3)
+    settings.LOG_RETENTION_DAYS = 1
+
+    (run,) = services.retention_cleanup_run(policies=(retention_policy_get(name="debug-logs"),), now=NOW)
+
+    assert run.rows_deleted == 2
+    assert DebugLog.objects.count() == 1
+
+
+def test_a_run_stops_at_its_time_budget_and_the_next_run_continues():
+    make_logs(*([40] * 5))
+    policy = retention_policy_get(name="debug-logs")
+
+    (first,) = services.retention_cleanup_run(policies=(policy,), now=NOW, batch_size=2, max_seconds=0)
+    assert (first.rows_deleted, first.complete) == (2, False)
+
+    (second,) = services.retention_cleanup_run(policies=(policy,), now=NOW, batch_size=2)
+    assert (second.rows_deleted, second.complete) == (3, True)
+    assert DebugLog.objects.count() == 0
+
+
+def test_a_failing_policy_is_recorded_and_the_others_still_run():
+    make_logs(40)
+    broken = RetentionPolicy("broken", "nowhere.Model", "created_at", "LOG_RETENTION_DAYS", 30)
+
+    runs = services.retention_cleanup_run(policies=(broken, retention_policy_get(name="debug-logs")), now=NOW)
+
+    assert "nowhere.Model" in runs[0].error
+    assert runs[0].complete is False
+    assert runs[1].rows_deleted == 1
+    assert RetentionRun.objects.filter(policy="broken").exists()
+
+
+def test_expired_sessions_are_removed():
+    Session.objects.create(session_key="old", session_data="x", expire_date=NOW - timedelta(minutes=1))
+    Session.objects.create(session_key="live", session_data="x", expire_date=NOW + timedelta(days=1))
+
+    services.retention_cleanup_run(policies=(retention_policy_get(name="expired-sessions"),), now=NOW)
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
+
+
+def test_every_declared_policy_resolves_to_an_installed_model():
+    for policy in RETENTION_POLICIES:
+        assert policy.model()._meta.label == policy.model_label
+
+
+def test_cleanup_retention_command_does_the_same_work(capsys):
+    make_logs(40, 41, 1)
+
+    call_command("cleanup_retention", "--policy", "debug-logs")
+
+    assert DebugLog.objects.count() == 1
+    assert "debug-logs" in capsys.readouterr().out
+    assert RetentionRun.objects.get(policy="debug-logs").rows_deleted == 2
+
+
+def test_cleanup_retention_command_runs_every_policy():
+    call_command("cleanup_retention")
+    assert set(RetentionRun.objects.values_list("policy", flat=True)) == {p.name for p in RETENTION_POLICIES}
+
+
+def test_cleanup_retention_command_refuses_an_unknown_policy():
+    with pytest.raises(CommandError, match="No retention policy"):
+        call_command("cleanup_retention", "--policy", "everything")
+
+
+def test_provider_logs_of_generations_expire_with_the_log_retention(settings):
+    settings.LOG_RETENTION_DAYS = 30
+    provider_log = apps.get_model("generations.ProviderLog")
+    old, recent = provider_log.objects.create(model_code="m"), provider_log.objects.create(model_code="m")
+    provider_log.objects.filter(pk=old.pk).update(created_at=NOW - timedelta(days=31))
+
+    (run,) = services.retention_cleanup_run(policies=(retention_policy_get(name="provider-logs"),), now=NOW)
+
+    assert run.rows_deleted == 1
+    assert list(provider_log.objects.values_list("pk", flat=True)) == [recent.pk]
+
+
+def test_a_soft_time_limit_is_recorded_and_stops_the_task(monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+    from django.db.models.query import QuerySet
+
+    make_logs(40)
+
+    def interrupted(self):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(QuerySet, "delete", interrupted)
+    with pytest.raises(SoftTimeLimitExceeded):
+        services.retention_cleanup_run(policies=(retention_policy_get(name="debug-logs"),), now=NOW)
+
+    run = RetentionRun.objects.get(policy="debug-logs")
+    assert run.error == "stopped by the task's soft time limit"
+    assert run.finished_at is not None
