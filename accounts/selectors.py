@@ -52,5 +52,17 @@ def end_user_get_by_id(*, user_id: int) -> EndUser:
     return user
 
 
+def end_user_ids_for_ref(*, ref: str) -> list[int] | None:
+    """The users a search term names by identity (Telegram id, device:, ext:), or None if it names none.
+
+    For admin searches: one probe of a unique index, whose ids then filter the big table by its user index.
+    """
+    try:
+        field, value = user_ref_parse(ref)
+    except AccountsError:
+        return None
+    return list(EndUser.objects.filter(**{field: value}).values_list("pk", flat=True))
+
+
 def api_keys_active() -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(revoked_at__isnull=True)

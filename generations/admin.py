@@ -1,23 +1,18 @@
 """Operators' views of the generations app. Tables here reach millions of rows: every changelist has
 explicit joins, no full counts, and searches that hit an index; changes go through services."""
 
-import csv
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 
-from accounts.errors import AccountsError
-from accounts.models import EndUser
-from accounts.selectors import user_ref_parse
+from accounts.selectors import end_user_ids_for_ref
+from config.admin_utils import CappedCountPaginator, csv_stream
 from config.errors import DomainError
 from generations import selectors, services
 from generations.models import (
@@ -33,42 +28,14 @@ from generations.models import (
 CSV_EXPORT_CHUNK = 2000
 
 
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: an exact COUNT(*) over millions of jobs would dominate every page load."""
+class UserRefSearchMixin:
+    """A Telegram id, device: or ext: finds the user's rows by the (user, ...) index; other terms search as usual."""
 
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
-
-
-def _user_ids_for_ref(term: str) -> list[int] | None:
-    """The users a search term names by identity (Telegram id, device:, ext:), or None if it names none."""
-    try:
-        field, value = user_ref_parse(term)
-    except AccountsError:
-        return None
-    return list(EndUser.objects.filter(**{field: value}).values_list("pk", flat=True))
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_cell(value: object) -> object:
-    # Task ids and error codes come from bots: a leading =, +, - or @ would run as a spreadsheet formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
-def _csv_stream(header: list[str], rows: Iterator[tuple]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([_csv_cell(value) for value in row])
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        user_ids = end_user_ids_for_ref(ref=search_term.strip())
+        if user_ids is not None:
+            return queryset.filter(user_id__in=user_ids), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(AIModel)
@@ -122,7 +89,7 @@ class GenerationAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         condition = Q(task_id=term)
-        user_ids = _user_ids_for_ref(term)
+        user_ids = end_user_ids_for_ref(ref=term)
         if user_ids is not None:
             condition |= Q(user_id__in=user_ids)
             if term.isdigit() and int(term) < 2**63:
@@ -202,7 +169,7 @@ class GenerationAdmin(admin.ModelAdmin):
             .iterator(chunk_size=CSV_EXPORT_CHUNK)
         )
         response = StreamingHttpResponse(
-            _csv_stream([name for name, _ in columns], rows), content_type="text/csv; charset=utf-8"
+            csv_stream([name for name, _ in columns], rows), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = 'attachment; filename="generations.csv"'
         return response
@@ -237,7 +204,7 @@ class ProjectItemInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(UserRefSearchMixin, admin.ModelAdmin):
     list_display = ("id", "name", "user", "items_count", "last_item_at", "created_at")
     list_select_related = ("user",)
     list_filter = ("created_at",)
@@ -248,12 +215,6 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = (ProjectItemInline,)
     show_full_result_count = False
     ordering = ("-id",)
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        user_ids = _user_ids_for_ref(search_term.strip())
-        if user_ids is not None:
-            return queryset.filter(user_id__in=user_ids), False
-        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(ProjectItem)
@@ -269,7 +230,7 @@ class ProjectItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderLog)
-class ProviderLogAdmin(admin.ModelAdmin):
+class ProviderLogAdmin(UserRefSearchMixin, admin.ModelAdmin):
     list_display = ("id", "created_at", "user", "model_code", "duration_ms", "error_message_short")
     list_select_related = ("user",)
     list_filter = ("created_at",)
@@ -288,12 +249,6 @@ class ProviderLogAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def error_message_short(self, obj: ProviderLog) -> str:
         return obj.error_message[:80]
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        user_ids = _user_ids_for_ref(search_term.strip())
-        if user_ids is not None:
-            return queryset.filter(user_id__in=user_ids), False
-        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(UsageDaily)

@@ -1,45 +1,22 @@
-"""Shared pieces of the billing admin: capped counts, hidden filters, read-only base, streamed CSV."""
+"""Shared pieces of the billing admin: user links, hidden filters, read-only base, CSV export."""
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from accounts.errors import AccountsError
 from accounts.models import EndUser
-from accounts.selectors import user_ref_parse
+from config.admin_utils import CappedCountPaginator, csv_stream
 
 CSV_EXPORT_CHUNK = 2000
 EXPORT_TEMPLATE = "admin/billing/change_list_export.html"
 FORM_TEMPLATE = "admin/billing/form.html"
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP rows: an exact COUNT(*) over millions of entries would dominate every page."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
-
-
-def _user_ids_for_ref(term: str) -> list[int] | None:
-    """The users a search term names by identity (Telegram id, device:, ext:), or None if it names none."""
-    try:
-        field, value = user_ref_parse(term)
-    except AccountsError:
-        return None
-    return list(EndUser.objects.filter(**{field: value}).values_list("pk", flat=True))
 
 
 def _user_link(user: EndUser | None) -> str:
@@ -50,31 +27,10 @@ def _user_link(user: EndUser | None) -> str:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(value):
-    # Text from bots or operators must not run as a formula when the export is opened in a spreadsheet.
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def _csv_response(filename: str, header: list[str], rows: Iterable[tuple]) -> StreamingHttpResponse:
-    def stream() -> Iterator[str]:
-        writer = csv.writer(_Echo())
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_spreadsheet_safe(value) for value in row])
-
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return StreamingHttpResponse(
-        stream(),
+        csv_stream(header, rows),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}-{stamp}.csv"'},
     )

@@ -12,15 +12,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import (
     FORM_TEMPLATE,
     AccountIdFilter,
-    CappedCountPaginator,
     CsvExportMixin,
     CurrencyFilter,
     ReadOnlyAdmin,
-    _user_ids_for_ref,
     _user_link,
 )
 from billing.models import (
@@ -30,6 +29,7 @@ from billing.models import (
     Hold,
     LedgerEntry,
 )
+from config.admin_utils import CappedCountPaginator
 from config.errors import DomainError
 
 # --- Accounts (balances) and manual adjustments -----------------------------------------------
@@ -84,7 +84,7 @@ class AccountAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        user_ids = _user_ids_for_ref(term)
+        user_ids = end_user_ids_for_ref(ref=term)
         return queryset.filter(owner_id__in=user_ids or []), False
 
     @admin.display(description="user", ordering="owner_id")
@@ -221,7 +221,7 @@ class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
         hold_account_id = Hold.objects.filter(reference=term).values_list("account_id", flat=True).first()
         if hold_account_id is not None:
             condition |= Q(account_id=hold_account_id, reference=term)
-        user_ids = _user_ids_for_ref(term)
+        user_ids = end_user_ids_for_ref(ref=term)
         if user_ids:
             account_ids = list(
                 Account.objects.filter(kind=Account.Kind.USER, owner_id__in=user_ids).values_list(

@@ -4,11 +4,11 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from accounts.selectors import end_user_ids_for_ref
 from billing.admin.common import (
     CsvExportMixin,
     CurrencyFilter,
     ReadOnlyAdmin,
-    _user_ids_for_ref,
     _user_link,
 )
 from billing.models import (
@@ -86,7 +86,7 @@ class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
         condition = Q(pk__in=[])
         for provider in Payment.Provider.values:
             condition |= Q(provider=provider, provider_payment_id=term)
-        user_ids = _user_ids_for_ref(term)
+        user_ids = end_user_ids_for_ref(ref=term)
         if user_ids:
             condition |= Q(user_id__in=user_ids)
         if term.isdigit() and int(term) < 2**63:

@@ -4,14 +4,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from billing.admin.common import (
-    CappedCountPaginator,
-    _user_ids_for_ref,
-)
+from accounts.selectors import end_user_ids_for_ref
 from billing.models import (
     Plan,
     Subscription,
 )
+from config.admin_utils import CappedCountPaginator
 
 # --- Plans and subscriptions ------------------------------------------------------------------
 
@@ -50,4 +48,4 @@ class SubscriptionAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(user_id__in=_user_ids_for_ref(term) or []), False
+        return queryset.filter(user_id__in=end_user_ids_for_ref(ref=term) or []), False

@@ -14,7 +14,6 @@ from django.urls import path, reverse
 from billing import services
 from billing.admin.common import (
     FORM_TEMPLATE,
-    CappedCountPaginator,
     CsvExportMixin,
     CurrencyFilter,
     HiddenIdFilter,
@@ -25,6 +24,7 @@ from billing.models import (
     PromoRedemption,
 )
 from billing.services.promo import MAX_BATCH, promo_code_normalize
+from config.admin_utils import CappedCountPaginator
 from config.errors import DomainError
 
 # --- Promo codes -------------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""The admin pieces every app shares: the capped paginator and spreadsheet-safe CSV."""
+
+import csv
+
+import pytest
+
+from accounts.models import EndUser
+from config.admin_utils import CappedCountPaginator, csv_stream, spreadsheet_safe
+
+
+class SmallCapPaginator(CappedCountPaginator):
+    CAP = 3
+
+
+@pytest.mark.django_db
+def test_the_paginator_counts_at_most_one_past_its_cap(django_assert_num_queries):
+    EndUser.objects.bulk_create([EndUser(telegram_id=8_000_000 + index) for index in range(5)])
+
+    capped = SmallCapPaginator(EndUser.objects.order_by("pk"), per_page=2)
+    with django_assert_num_queries(1):
+        assert capped.count == 4  # "more than 3": pages stop there instead of counting every row
+    assert SmallCapPaginator(EndUser.objects.filter(telegram_id__lt=8_000_002), per_page=2).count == 2
+
+
+@pytest.mark.parametrize("cell", ["=HYPERLINK(1)", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_cells_that_a_spreadsheet_would_run_are_quoted(cell):
+    assert spreadsheet_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["plain", "", "1.00", 5, None])
+def test_other_cells_are_left_alone(cell):
+    assert spreadsheet_safe(cell) == cell
+
+
+def test_csv_stream_yields_the_header_then_one_safe_line_per_row():
+    lines = list(csv_stream(["a", "b"], iter([(1, "=x"), (2, "y")])))
+
+    assert len(lines) == 3
+    assert list(csv.reader(lines)) == [["a", "b"], ["1", "'=x"], ["2", "y"]]
