@@ -18,6 +18,7 @@ from assistants.models import (
     KnowledgeChunk,
     Message,
 )
+from config.admin_utils import CappedCountPaginator
 
 INLINE_MESSAGES = 50
 
@@ -104,6 +105,7 @@ class KnowledgeChunkAdmin(admin.ModelAdmin):
     fields = ("assistant", "document", "ordinal", "importance", "content", "content_hash", "created_at")
     readonly_fields = fields
     show_full_result_count = False
+    paginator = CappedCountPaginator  # a million rows: never an exact COUNT(*)
     ordering = ("-id",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -221,6 +223,7 @@ class MessageAdmin(admin.ModelAdmin):
     fields = ("dialog", "role", "content", "created_at")
     readonly_fields = fields
     show_full_result_count = False
+    paginator = CappedCountPaginator  # a million rows: never an exact COUNT(*)
     ordering = ("-id",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from config.admin_utils import CappedCountPaginator
 from ops import charts, selectors
 from ops.models import DbSizeReport, DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
 
@@ -34,8 +35,10 @@ class DebugLogAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     ordering = ("-id",)
     list_per_page = 100
-    # The debug log may hold hundreds of thousands of rows: never COUNT(*) them all.
+    # The debug log may hold hundreds of thousands of rows: never COUNT(*) them all (neither the
+    # unfiltered total nor the paginator's count of the filtered rows).
     show_full_result_count = False
+    paginator = CappedCountPaginator
 
     @admin.display(description="level", ordering="level")
     def level_badge(self, entry: DebugLog) -> str:
