@@ -442,7 +442,7 @@ def project_item_add(
         else:
             item.inputs = _json_bounded(inputs or {}, field="inputs")
             item.outputs = _json_bounded(outputs or {}, field="outputs")
-        item.save()
+        item.save(force_insert=True)
         project.items_count += 1
         project.last_item_at = item.created_at
         project.save(update_fields=["items_count", "last_item_at"])

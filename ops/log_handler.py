@@ -135,9 +135,9 @@ class DatabaseLogHandler(logging.Handler):
         )
         if connection.in_atomic_block:
             with transaction.atomic():
-                entry.save()
+                entry.save(force_insert=True)
         else:
-            entry.save()
+            entry.save(force_insert=True)
 
 
 def _level(levelno: int) -> int:

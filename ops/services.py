@@ -217,7 +217,7 @@ def retention_policy_apply(
     try:
         model = policy.model()
         run.table = model._meta.db_table
-        run.save()
+        run.save(force_insert=True)
         manager = model._base_manager
         expired = manager.filter(**{f"{policy.timestamp_field}__lt": cutoff}).order_by(policy.timestamp_field)
         while True:
@@ -251,8 +251,8 @@ def retention_policy_apply(
 def _retention_run_finish(run: RetentionRun, *, started: float) -> None:
     run.finished_at = timezone.now()
     run.duration_ms = int((time.monotonic() - started) * 1000)
-    if run.pk is None:
-        run.save()
+    if run.pk is None:  # the policy failed before its run was recorded
+        run.save(force_insert=True)
     else:
         run.save(update_fields=["finished_at", "duration_ms", "rows_deleted", "batches", "complete", "error"])
 
@@ -303,7 +303,7 @@ def ledger_check_run() -> LedgerCheckRun:
             run.status = LedgerCheckRun.Status.PASSED if run.exit_code == 0 else LedgerCheckRun.Status.FAILED
     run.output = output.getvalue()[-LEDGER_CHECK_OUTPUT_MAX:]
     run.finished_at = timezone.now()
-    run.save()
+    run.save(force_insert=True)
     if run.status != LedgerCheckRun.Status.PASSED:
         # ERROR level: the debug log handler stores it, and the dashboard shows the last run.
         logger.error(
