@@ -27,12 +27,35 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class StrictJsonParser(Parser):
-    """JSON bodies only, and no NUL characters, which PostgreSQL text columns cannot hold."""
+    """JSON object bodies only, and no NUL characters, which PostgreSQL text columns cannot hold.
+
+    Every body the API takes is an object. Anything else (`[]`, `"x"`, `1`, `null`) is refused here:
+    ninja's Schema would read the attributes of a list or a string as missing, so a body of all-optional
+    fields would silently pass as `{}`.
+    """
 
     def parse_body(self, request: HttpRequest) -> Any:
         data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise DomainError(
+                "The body must be a JSON object.",
+                code="validation_error",
+                details={"body": f"expected a JSON object, got {_json_type(data)}"},
+            )
         _reject_nul(data, path="body")
         return data
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"
 
 
 def _reject_nul(value: Any, *, path: str) -> None:
@@ -117,6 +140,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         exc.status_code, "validation_error" if exc.status_code < 500 else "internal_error"
     )
     if exc.status_code == 400:
+        # ninja wraps whatever the parser raised in a 400 "Cannot parse request body"; answer the cause.
+        cause = exc.__cause__
+        if isinstance(cause, DomainError):
+            return on_domain_error(request, cause)
+        if isinstance(cause, ValueError):  # json.JSONDecodeError, UnicodeDecodeError
+            return on_bad_json(request, cause)
         return error_response(request, 422, "validation_error", str(exc), {"body": str(exc)})
     return error_response(request, exc.status_code, code, str(exc))
 
@@ -147,7 +176,7 @@ def on_database_down(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 @api.exception_handler(json.JSONDecodeError)
-def on_bad_json(request: HttpRequest, exc: json.JSONDecodeError) -> HttpResponse:
+def on_bad_json(request: HttpRequest, exc: ValueError) -> HttpResponse:
     return error_response(request, 422, "validation_error", "The body is not valid JSON.", {"body": str(exc)})
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from accounts.models import EndUser
-from billing.models import LedgerEntry
+from billing.models import IdempotencyRecord, LedgerEntry, Payment
 from tests.billing.money_helpers import webhook_post
 
 pytestmark = pytest.mark.django_db
@@ -85,17 +85,29 @@ def test_malformed_json_is_a_422_never_a_500(api, raw):
     assert response.json()["error"]["code"] == "validation_error"
 
 
-NON_OBJECT_DEFECT = (
-    "defect: a JSON body that is not an object (a list, a string, null) is taken as an empty body; "
-    "PUT /users creates the user (config.api.StrictJsonParser could refuse it)"
-)
+NON_OBJECT_BODIES = [b"[1, 2, 3]", b"[]", b'"just a string"', b"1", b"true", b"null"]
 
 
-@pytest.mark.xfail(strict=False, reason=NON_OBJECT_DEFECT)
-@pytest.mark.parametrize("raw", [b"[1, 2, 3]", b'"just a string"', b"null"])
-def test_a_body_that_is_not_an_object_is_a_422(api, raw):
-    response = api.put("/api/v1/users/424248", raw=raw)
-    assert response.status_code == 422, response.content[:300]
+@pytest.mark.parametrize("raw", NON_OBJECT_BODIES)
+def test_a_body_that_is_not_an_object_is_a_422_and_writes_nothing(api, raw):
+    # every field of PUT /users is optional: such a body used to pass as `{}` and create the user
+    error = assert_error(api.put("/api/v1/users/424248", raw=raw), 422, "validation_error")
+    assert "JSON object" in error["details"]["body"]
+    assert not EndUser.objects.filter(telegram_id=424248).exists()
+
+
+@pytest.mark.parametrize("raw", [b"[]", b"null"])
+def test_a_non_object_body_is_refused_before_any_money_moves(api, raw):
+    # given a user, and a paid endpoint under an Idempotency-Key
+    api.put("/api/v1/users/424250", {})
+    entries, keys = LedgerEntry.objects.count(), IdempotencyRecord.objects.count()
+
+    response = api.post("/api/v1/users/424250/payments", raw=raw, idempotency_key="non-object")
+
+    # then it is refused with the envelope, and neither the ledger nor the key store changed
+    assert_error(response, 422, "validation_error")
+    assert (LedgerEntry.objects.count(), IdempotencyRecord.objects.count()) == (entries, keys)
+    assert not Payment.objects.filter(user__telegram_id=424250).exists()
 
 
 def test_out_of_range_numbers_are_422(api):
