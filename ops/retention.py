@@ -6,7 +6,8 @@ time, so operators change retention through the environment without a deploy.
 
 Adding a table: one `RetentionPolicy(...)` line below (name, model label, timestamp field, days setting,
 default days). The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
-expired primary keys through it.
+expired primary keys through it. `also_past_cutoff` names more timestamp fields that must be past the cutoff too; a
+NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
 """
 
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class RetentionPolicy:
     timestamp_field: str
     days_setting: str
     default_days: int
+    also_past_cutoff: tuple[str, ...] = ()
 
     @property
     def days(self) -> int:
@@ -34,6 +36,9 @@ class RetentionPolicy:
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.days)
 
+    def expired_filter(self, cutoff: datetime) -> dict[str, datetime]:
+        return {f"{field}__lt": cutoff for field in (self.timestamp_field, *self.also_past_cutoff)}
+
     def model(self) -> type[models.Model]:
         try:
             model = apps.get_model(self.model_label)
@@ -41,7 +46,8 @@ class RetentionPolicy:
             raise OpsError(
                 f"Retention policy {self.name}: no model {self.model_label}.", code="not_found"
             ) from exc
-        model._meta.get_field(self.timestamp_field)  # fails loudly on a typo, before any delete
+        for field in (self.timestamp_field, *self.also_past_cutoff):
+            model._meta.get_field(field)  # fails loudly on a typo, before any delete
         return model
 
 
@@ -51,6 +57,17 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
     RetentionPolicy("retention-runs", "ops.RetentionRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
     RetentionPolicy("ledger-check-runs", "ops.LedgerCheckRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
     RetentionPolicy("db-size-snapshots", "ops.DbSizeSnapshot", "taken_at", "DB_SIZE_SNAPSHOT_DAYS", 730),
+    # YooKassa notifications are kept for audit: only those processed (credited, duplicate, mismatch...)
+    # more than PROVIDER_EVENT_RETENTION_DAYS ago go; one never processed stays until someone looks at it.
+    # received_at is indexed and never later than processed_at, so batches walk the index.
+    RetentionPolicy(
+        "provider-events",
+        "billing.ProviderEvent",
+        "received_at",
+        "PROVIDER_EVENT_RETENTION_DAYS",
+        365,
+        also_past_cutoff=("processed_at",),
+    ),
     # Expired operator sessions: Django only removes them when `clearsessions` is run.
     RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),
 )

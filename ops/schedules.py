@@ -44,7 +44,8 @@ SCHEDULES: tuple[Schedule, ...] = (
         "retention-cleanup",
         "ops.tasks.retention_cleanup",
         "0 3 * * *",
-        "Deletes rows past their retention (debug logs, provider logs, old runs) in small batches.",
+        "Deletes rows past their retention (debug and provider logs, processed payment notifications, old "
+        "run records and size snapshots, expired sessions) in small batches.",
     ),
     Schedule(
         "holds-expire",
@@ -68,13 +69,15 @@ SCHEDULES: tuple[Schedule, ...] = (
         "subscriptions-renew",
         "billing.tasks.subscriptions_renew",
         "25 * * * *",
-        "Renews (charges) subscriptions that are due.",
+        "Renews subscriptions that end within two hours when the balance pays for the next period; "
+        "one that has ended unpaid returns to the free plan.",
     ),
     Schedule(
         "usage-rollup",
         "generations.tasks.usage_rollup",
         "10 0 * * *",
-        "Rolls up yesterday's usage per user and model.",
+        "Recomputes daily usage per model and currency (jobs by status, revenue, mean duration) from the "
+        "jobs, for yesterday (now complete) and today so far.",
     ),
     Schedule(
         "db-size-snapshot",

@@ -219,7 +219,7 @@ def retention_policy_apply(
         run.table = model._meta.db_table
         run.save(force_insert=True)
         manager = model._base_manager
-        expired = manager.filter(**{f"{policy.timestamp_field}__lt": cutoff}).order_by(policy.timestamp_field)
+        expired = manager.filter(**policy.expired_filter(cutoff)).order_by(policy.timestamp_field)
         while True:
             batch = expired.values("pk")[:batch_size]
             _, per_model = manager.filter(pk__in=Subquery(batch)).delete()

@@ -125,6 +125,73 @@ def test_provider_logs_of_generations_expire_with_the_log_retention(settings):
     assert list(provider_log.objects.values_list("pk", flat=True)) == [recent.pk]
 
 
+def make_provider_event(*, received_days_ago: float, processed_days_ago: float | None, outcome: str):
+    provider_event = apps.get_model("billing.ProviderEvent")
+    event = provider_event.objects.create(provider="yookassa", body="{}")
+    provider_event.objects.filter(pk=event.pk).update(
+        received_at=NOW - timedelta(days=received_days_ago),
+        processed_at=None if processed_days_ago is None else NOW - timedelta(days=processed_days_ago),
+        outcome=outcome,
+    )
+    return event
+
+
+def test_only_provider_events_processed_before_the_cutoff_expire(settings):
+    # Given notifications of every age, processed or not (the inbox is an audit trail)
+    settings.PROVIDER_EVENT_RETENTION_DAYS = 365
+    expired = [
+        make_provider_event(received_days_ago=400, processed_days_ago=400, outcome="credited"),
+        make_provider_event(received_days_ago=366, processed_days_ago=365.5, outcome="mismatch"),
+        make_provider_event(received_days_ago=365.01, processed_days_ago=365.001, outcome="duplicate"),
+    ]
+    kept = [
+        # never processed: kept whatever its age, someone has to look at it
+        make_provider_event(received_days_ago=800, processed_days_ago=None, outcome="received"),
+        # received long ago but processed only recently: kept for the full period after processing
+        make_provider_event(received_days_ago=400, processed_days_ago=10, outcome="credited"),
+        # processed exactly at the cutoff is not older than it
+        make_provider_event(received_days_ago=365, processed_days_ago=365, outcome="credited"),
+        make_provider_event(received_days_ago=1, processed_days_ago=1, outcome="credited"),
+    ]
+
+    # When the policy runs in small batches
+    (run,) = services.retention_cleanup_run(
+        policies=(retention_policy_get(name="provider-events"),), now=NOW, batch_size=2
+    )
+
+    # Then exactly the expired processed rows are gone
+    provider_event = apps.get_model("billing.ProviderEvent")
+    assert set(provider_event.objects.values_list("pk", flat=True)) == {event.pk for event in kept}
+    assert (run.rows_deleted, run.batches, run.complete, run.error) == (len(expired), 2, True, "")
+    assert run.table == "billing_provider_event"
+    assert run.cutoff == NOW - timedelta(days=365)
+
+
+def test_provider_events_are_kept_a_year_unless_configured(settings):
+    policy = retention_policy_get(name="provider-events")
+    assert policy.days == 365
+    settings.PROVIDER_EVENT_RETENTION_DAYS = 730
+    assert policy.days == 730
+
+
+def test_the_policy_list_names_the_extra_cutoff_fields(capsys):
+    call_command("cleanup_retention", "--list")
+    out = capsys.readouterr().out
+    assert "provider-events: billing.ProviderEvent.received_at and processed_at older than" in out
+
+
+def test_a_typo_in_an_extra_cutoff_field_fails_before_any_delete():
+    make_logs(40)
+    typo = RetentionPolicy(
+        "typo", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", 30, also_past_cutoff=("created_att",)
+    )
+
+    (run,) = services.retention_cleanup_run(policies=(typo,), now=NOW)
+
+    assert "created_att" in run.error
+    assert DebugLog.objects.count() == 1
+
+
 def test_a_soft_time_limit_is_recorded_and_stops_the_task(monkeypatch):
     from celery.exceptions import SoftTimeLimitExceeded
     from django.db.models.query import QuerySet

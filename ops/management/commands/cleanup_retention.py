@@ -18,8 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["list"]:
             for policy in RETENTION_POLICIES:
+                also = "".join(f" and {field}" for field in policy.also_past_cutoff)
                 self.stdout.write(
-                    f"{policy.name}: {policy.model_label}.{policy.timestamp_field} older than "
+                    f"{policy.name}: {policy.model_label}.{policy.timestamp_field}{also} older than "
                     f"{policy.days} days ({policy.days_setting})"
                 )
             return
