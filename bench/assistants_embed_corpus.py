@@ -107,7 +107,16 @@ def main() -> None:
     if out_vectors.exists() and len(np.load(out_vectors, mmap_mode="r")) >= args.chunks:
         print(f"cached: {out_vectors}")
         return
-    texts = collect(args.chunks, args.seed)
+    partial = CACHE / "minilm_partial.npy"
+    if partial.exists() and out_texts.exists():
+        # Resume a run that stopped: same texts, rows embedded so far.
+        texts = out_texts.read_text(encoding="utf-8").split("\n")
+        done_rows = np.load(partial)
+        print(f"resuming: {len(done_rows)}/{len(texts)} already embedded", flush=True)
+    else:
+        texts = [text.replace("\n", " ") for text in collect(args.chunks, args.seed)]
+        out_texts.write_text("\n".join(texts), encoding="utf-8")
+        done_rows = np.empty((0, 384), dtype=np.float32)
     print(f"collected {len(texts)} text pieces", flush=True)
 
     import torch
@@ -118,18 +127,22 @@ def main() -> None:
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     started = time.perf_counter()
     vectors = np.empty((len(texts), 384), dtype=np.float32)
+    first = len(done_rows)
+    vectors[:first] = done_rows
     batch = 256
-    for start in range(0, len(texts), batch):
+    for start in range(first, len(texts), batch):
         vectors[start : start + batch] = model.encode(
             texts[start : start + batch], batch_size=64, normalize_embeddings=True
         )
-        done = start + batch
-        if done % 2048 == 0:
-            rate = done / (time.perf_counter() - started)
+        done = min(start + batch, len(texts))
+        if (done - first) % 2048 == 0 or done == len(texts):
+            rate = (done - first) / (time.perf_counter() - started)
             print(f"{done}/{len(texts)} embedded, {rate:.0f} chunks/s", flush=True)
-    print(f"embedded {len(texts)} in {time.perf_counter() - started:.0f}s", flush=True)
+            # Checkpoint, so a run stopped on a busy machine resumes instead of starting over.
+            np.save(partial, vectors[:done])
+    print(f"embedded {len(texts) - first} in {time.perf_counter() - started:.0f}s", flush=True)
     np.save(out_vectors, vectors)
-    out_texts.write_text("\n".join(text.replace("\n", " ") for text in texts), encoding="utf-8")
+    partial.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
