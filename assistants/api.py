@@ -24,6 +24,7 @@ from assistants.schemas import (
     SearchOut,
 )
 from config.pagination import PageQuery, page_newest_first
+from config.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["assistants"])
 
@@ -91,7 +92,7 @@ def _handoff_out(audit: HandoffAudit) -> dict:
     }
 
 
-@router.get("/users/{user}/assistants", response=AssistantPage)
+@router.get("/users/{user}/assistants", response={200: AssistantPage, ERROR_CODES_4XX: ErrorOut})
 def assistant_list(request: HttpRequest, user: str, page: Query[PageQuery]):
     owner = end_user_get(ref=user)
     rows, next_cursor = page_newest_first(
@@ -100,19 +101,19 @@ def assistant_list(request: HttpRequest, user: str, page: Query[PageQuery]):
     return {"items": [_assistant_out(row) for row in rows], "next_cursor": next_cursor}
 
 
-@router.post("/users/{user}/assistants", response={201: AssistantOut})
+@router.post("/users/{user}/assistants", response={201: AssistantOut, ERROR_CODES_4XX: ErrorOut})
 def assistant_create(request: HttpRequest, user: str, payload: AssistantIn):
     owner = end_user_get(ref=user)
     assistant = services.assistant_create(owner=owner, name=payload.name, instructions=payload.instructions)
     return Status(201, _assistant_out(assistant))
 
 
-@router.get("/assistants/{assistant_id}", response=AssistantOut)
+@router.get("/assistants/{assistant_id}", response={200: AssistantOut, ERROR_CODES_4XX: ErrorOut})
 def assistant_detail(request: HttpRequest, assistant_id: int):
     return _assistant_out(selectors.assistant_get(assistant_id=assistant_id))
 
 
-@router.post("/assistants/{assistant_id}/documents", response={201: DocumentOut})
+@router.post("/assistants/{assistant_id}/documents", response={201: DocumentOut, ERROR_CODES_4XX: ErrorOut})
 def document_upload(request: HttpRequest, assistant_id: int, payload: DocumentIn):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
     chunks = (
@@ -130,7 +131,7 @@ def document_upload(request: HttpRequest, assistant_id: int, payload: DocumentIn
     return Status(201, _document_out(document))
 
 
-@router.get("/assistants/{assistant_id}/documents", response=DocumentPage)
+@router.get("/assistants/{assistant_id}/documents", response={200: DocumentPage, ERROR_CODES_4XX: ErrorOut})
 def document_list(request: HttpRequest, assistant_id: int, page: Query[PageQuery]):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
     rows, next_cursor = page_newest_first(
@@ -139,14 +140,16 @@ def document_list(request: HttpRequest, assistant_id: int, page: Query[PageQuery
     return {"items": [_document_out(row) for row in rows], "next_cursor": next_cursor}
 
 
-@router.delete("/assistants/{assistant_id}/documents/{document_id}", response={204: None})
+@router.delete(
+    "/assistants/{assistant_id}/documents/{document_id}", response={204: None, ERROR_CODES_4XX: ErrorOut}
+)
 def document_delete(request: HttpRequest, assistant_id: int, document_id: int):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
     services.document_delete(assistant=assistant, document_id=document_id)
     return Status(204, None)
 
 
-@router.post("/assistants/{assistant_id}/search", response=SearchOut)
+@router.post("/assistants/{assistant_id}/search", response={200: SearchOut, ERROR_CODES_4XX: ErrorOut})
 def assistant_search(request: HttpRequest, assistant_id: int, payload: SearchIn):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
     hits = retrieval.assistant_search(
@@ -160,7 +163,9 @@ def assistant_search(request: HttpRequest, assistant_id: int, payload: SearchIn)
     return {"items": [hit.as_dict() for hit in hits]}
 
 
-@router.post("/assistants/{assistant_id}/dialogs", response={200: DialogOut, 201: DialogOut})
+@router.post(
+    "/assistants/{assistant_id}/dialogs", response={200: DialogOut, 201: DialogOut, ERROR_CODES_4XX: ErrorOut}
+)
 def dialog_open(request: HttpRequest, assistant_id: int, payload: DialogIn):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
     user = end_user_get(ref=payload.user)
@@ -169,18 +174,18 @@ def dialog_open(request: HttpRequest, assistant_id: int, payload: DialogIn):
     return Status(201 if created else 200, _dialog_out(dialog))
 
 
-@router.get("/dialogs/{dialog_id}", response=DialogOut)
+@router.get("/dialogs/{dialog_id}", response={200: DialogOut, ERROR_CODES_4XX: ErrorOut})
 def dialog_detail(request: HttpRequest, dialog_id: int):
     return _dialog_out(selectors.dialog_get(dialog_id=dialog_id))
 
 
-@router.post("/dialogs/{dialog_id}/messages", response={201: MessageOut})
+@router.post("/dialogs/{dialog_id}/messages", response={201: MessageOut, ERROR_CODES_4XX: ErrorOut})
 def message_create(request: HttpRequest, dialog_id: int, payload: MessageIn):
     message = services.message_create(dialog_id=dialog_id, role=payload.role, content=payload.content)
     return Status(201, _message_out(message))
 
 
-@router.get("/dialogs/{dialog_id}/messages", response=MessagePage)
+@router.get("/dialogs/{dialog_id}/messages", response={200: MessagePage, ERROR_CODES_4XX: ErrorOut})
 def message_list(request: HttpRequest, dialog_id: int, page: Query[PageQuery]):
     selectors.dialog_exists(dialog_id=dialog_id)
     rows, next_cursor = page_newest_first(
@@ -189,7 +194,7 @@ def message_list(request: HttpRequest, dialog_id: int, page: Query[PageQuery]):
     return {"items": [_message_out(row) for row in rows], "next_cursor": next_cursor}
 
 
-@router.post("/dialogs/{dialog_id}/handoff", response={201: HandoffOut})
+@router.post("/dialogs/{dialog_id}/handoff", response={201: HandoffOut, ERROR_CODES_4XX: ErrorOut})
 def dialog_handoff(request: HttpRequest, dialog_id: int, payload: HandoffIn):
     audit = services.dialog_handoff(
         dialog_id=dialog_id, action=payload.action, operator=payload.operator, reason=payload.reason

@@ -3,6 +3,7 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
+from config.schemas import ERROR_CODES_4XX, ErrorOut
 from ops import selectors, services
 from ops.schemas import LEVELS, DebugLogAccepted, DebugLogIn
 
@@ -15,7 +16,7 @@ def health(request: HttpRequest):
     return Status(200 if report["database"] == "ok" else 503, report)
 
 
-@router.post("/logs/debug", response={202: DebugLogAccepted}, tags=["logs"])
+@router.post("/logs/debug", response={202: DebugLogAccepted, ERROR_CODES_4XX: ErrorOut}, tags=["logs"])
 def debug_log_post(request: HttpRequest, payload: DebugLogIn):
     entry = services.debug_log_create(
         level=LEVELS[payload.level],
