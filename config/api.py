@@ -42,7 +42,7 @@ class StrictJsonParser(Parser):
                 code="validation_error",
                 details={"body": f"expected a JSON object, got {_json_type(data)}"},
             )
-        _reject_nul(data, path="body")
+        _reject_nul(data, path="")
         return data
 
 
@@ -59,17 +59,18 @@ def _json_type(value: Any) -> str:
 
 
 def _reject_nul(value: Any, *, path: str) -> None:
+    """Refuses NUL anywhere; the details name the field as validation errors do ("context.note")."""
     if isinstance(value, str):
         if "\x00" in value:
             raise DomainError(
                 "Text must not contain NUL characters.",
                 code="validation_error",
-                details={path: "NUL character"},
+                details={path or "body": "NUL character"},
             )
     elif isinstance(value, dict):
         for key, item in value.items():
             _reject_nul(key, path=path)
-            _reject_nul(item, path=f"{path}.{key}")
+            _reject_nul(item, path=f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _reject_nul(item, path=f"{path}[{index}]")

@@ -58,7 +58,7 @@ def test_debug_log_message_is_cut_to_1000_characters(api):
         ({"level": "info", "message": "m", "context": [1, 2]}, "context"),
         ({"level": "info", "message": "m", "context": "text"}, "context"),
         ({"level": "info", "message": "m", "context": {"blob": "x" * 5000}}, "context"),
-        ({"level": "info", "message": "nul \x00 here"}, "body"),
+        ({"level": "info", "message": "nul \x00 here"}, "message"),
     ],
 )
 def test_bad_debug_log_is_422_and_stores_nothing(api, body, field):

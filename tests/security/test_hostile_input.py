@@ -46,7 +46,7 @@ def test_unicode_and_control_characters_round_trip(api, text):
 
 def test_nul_characters_are_refused_not_stored(api):
     error = assert_error(api.put("/api/v1/users/424243", {"first_name": "a\x00b"}), 422, "validation_error")
-    assert error["details"]
+    assert error["details"] == {"first_name": "NUL character"}
     assert not EndUser.objects.filter(telegram_id=424243).exists()
 
 
