@@ -156,8 +156,11 @@ def record_context(record: logging.LogRecord) -> dict[str, Any]:
     extra = getattr(record, "context", None)
     if isinstance(extra, dict):
         context.update(extra)
+    # exc_text, when set without exc_info, is a traceback whose secrets were scrubbed (ops.redaction).
+    text = record.exc_text
     if record.exc_info and record.exc_info[1] is not None:
-        text = "".join(traceback.format_exception(*record.exc_info))
+        text = text or "".join(traceback.format_exception(*record.exc_info))
+    if text:
         context["exception"] = text[-EXCEPTION_MAX_CHARS:]
     safe = _without_nul(json.loads(json.dumps(context, default=str)))
     encoded = json.dumps(safe, ensure_ascii=False)

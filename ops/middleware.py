@@ -1,7 +1,9 @@
 """Slow requests and slow queries (over SLOW_REQUEST_MS) are logged as warnings with their timing.
 
 The warnings go to the `ops.slow_request` and `ops.slow_query` loggers, so the debug log handler stores
-them. Query parameters are never logged: they may hold keys, prompts or personal data.
+them. Query parameters are never logged: they may hold keys, prompts or personal data. Paths are
+logged as they are: secrets in them (webhook secrets, bot tokens) are scrubbed from every record by
+ops.redaction.
 """
 
 import logging

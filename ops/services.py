@@ -31,6 +31,7 @@ from ops.models import (
     RetentionRun,
     ScheduleSync,
 )
+from ops.redaction import redact_text, redact_value
 from ops.retention import RETENTION_POLICIES, RetentionPolicy
 from ops.schedules import SCHEDULE_TIMEZONE, SCHEDULES, Schedule, periodic_task_definition
 
@@ -69,11 +70,12 @@ def debug_log_create(
             code="validation_error",
             details={"context": f"larger than {DEBUG_LOG_CONTEXT_MAX_BYTES} bytes"},
         )
+    # A bot may quote its own token or a webhook URL: scrubbed like every log record (ops.redaction).
     return DebugLog.objects.create(
         level=level,
-        message=message[:DEBUG_LOG_MESSAGE_MAX],
+        message=redact_text(message)[:DEBUG_LOG_MESSAGE_MAX],
         source=source[:DEBUG_LOG_SOURCE_MAX],
-        context=json.loads(encoded),
+        context=redact_value(json.loads(encoded)),
     )
 
 

@@ -191,6 +191,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console", "database"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# Every log record, of any logger, is scrubbed of secrets as it is made: webhook secrets in paths, bot
+# tokens, API keys (ops.redaction).
+LOGGING_CONFIG = "ops.redaction.configure_logging"
 
 # Money is configured as text and converted once here, so a typo fails at start-up, not mid-charge.
 WELCOME_BONUS = Decimal(WELCOME_BONUS)
