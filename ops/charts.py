@@ -86,12 +86,20 @@ def bars_svg(
         if index < len(links):
             bar = format_html('<a href="{}">{}</a>', links[index], bar)
         bars.append(bar)
+    # A baseline, so that a window of zeros still reads as an (empty) chart rather than blank space.
+    baseline = format_html(
+        '<line x1="0" y1="{}" x2="{}" y2="{}" stroke="#cccccc" stroke-width="1"/>',
+        height - 0.5,
+        width,
+        height - 0.5,
+    )
     return format_html(
-        '<svg class="ops-bars" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
+        '<svg class="ops-bars" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}{}</svg>',
         width,
         height,
         width,
         height,
         label,
+        baseline,
         SafeString("".join(bars)),
     )

@@ -24,6 +24,7 @@ from ops.models import DebugLog
 
 DAYS = 30
 MB = 1024 * 1024
+WIDE_CHART_WIDTH = 720  # the charts of the wide panels, like the generations chart
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def users_panel(now: datetime) -> dict[str, Any]:
             titles=[f"{day:%Y-%m-%d}: {count} new" for day, count in days],
             links=links,
             label=f"new users per day, last {DAYS} days",
+            width=WIDE_CHART_WIDTH,
         ),
         "url": changelist_url("accounts.EndUser"),
     }

@@ -90,6 +90,7 @@ def revenue_panel(now: datetime) -> dict[str, Any]:
             titles=[f"{day:%Y-%m-%d}: {amount:.2f} {currency}" for day, amount in days],
             links=links,
             label=f"revenue per day in {currency}, last {base.DAYS} days",
+            width=base.WIDE_CHART_WIDTH,
         ),
         "totals": [
             {
@@ -314,10 +315,10 @@ def holds_panel(now: datetime) -> dict[str, Any]:
 # --- Charts ----------------------------------------------------------------------------------
 
 
-def _bars(values, *, titles, links, label) -> SafeString:
+def _bars(values, *, titles, links, label, width) -> SafeString:
     from ops import charts
 
-    return charts.bars_svg(values, titles=titles, links=links, label=label)
+    return charts.bars_svg(values, titles=titles, links=links, label=label, width=width)
 
 
 def _stacked_bars(base, days, per_day, *, width: int = 720, height: int = 120) -> SafeString:
