@@ -82,7 +82,7 @@ ORDER BY pg_relation_size(i.oid) DESC
 """
 
 
-def measure(connection: psycopg.Connection) -> dict[str, tuple[int, int, int, int]]:
+def measure(connection: psycopg.Connection) -> tuple[dict[str, tuple[int, int, int, int]], int]:
     with connection.cursor() as cursor:
         began = time.monotonic()
         cursor.execute("VACUUM ANALYZE")
@@ -115,35 +115,45 @@ def measure(connection: psycopg.Connection) -> dict[str, tuple[int, int, int, in
     print(f"{'index (>= 1 MB)':60} {'MB':>8}")
     for table, index, size in indexes:
         print(f"{table + '.' + index:60} {size / MB:>8.1f}")
-    return tables
+    return tables, database
 
 
-def per_unit(tables: dict[str, tuple[int, int, int, int]]) -> None:
-    """Bytes each promised unit costs, and how many of it 1 GB holds on its own."""
+def per_unit(tables: dict[str, tuple[int, int, int, int]], database: int) -> None:
+    """Bytes each promised unit costs, and how many of it 1 GB holds on its own and in the mix."""
 
     def total(*names: str) -> int:
         return sum(sum(tables[name][1:]) for name in names if name in tables)
 
-    ledger = total("billing_ledger_entry")
-    ledger_rows = tables["billing_ledger_entry"][0]
-    per_entry = ledger / ledger_rows
-    users = PROMISE["users"]
+    def rows(name: str) -> int:
+        return max(tables.get(name, (0,))[0], 1)
+
+    per_entry = total("billing_ledger_entry") / rows("billing_ledger_entry")
+    users = rows("accounts_end_user")
+    paid = rows("generations_generation")
+    other = max(rows("billing_ledger_entry") - paid - users, 1)  # less the charges and welcome bonuses
     units = {
         # A user: the profile, the account and the welcome bonus entry.
-        "user": (total("accounts_end_user", "billing_account") + per_entry * users) / users,
+        "user": ((total("accounts_end_user", "billing_account") + per_entry * users) / users, users),
         # A paid generation: the job, its hold and its charge.
-        "paid generation": (total("generations_generation", "billing_hold") + per_entry * 2_000_000)
-        / 2_000_000,
+        "paid generation": ((total("generations_generation", "billing_hold") + per_entry * paid) / paid, paid),
         # Another operation: its entry, plus a payment row for the top-ups among them.
-        "other operation": (total("billing_payment") + per_entry * 2_000_000) / 2_000_000,
-        "provider log": total("generations_provider_log") / PROMISE["provider_logs"],
-        "debug log": total("ops_debug_log") / PROMISE["debug_logs"],
-    }
-    print(f"\n{'unit':18} {'bytes':>7} {'per 1 GB alone':>15}")
-    for unit, size in units.items():
-        print(f"{unit:18} {size:>7.0f} {GB / size:>15,.0f}")
-    operation = (units["paid generation"] + units["other operation"]) / 2
-    print(f"{'operation (mix)':18} {operation:>7.0f} {GB / operation:>15,.0f}")
+        "other operation": ((total("billing_payment") + per_entry * other) / other, other),
+        "provider log": (total("generations_provider_log") / rows("generations_provider_log"),
+                         rows("generations_provider_log")),
+        "debug log": (total("ops_debug_log") / rows("ops_debug_log"), rows("ops_debug_log")),
+    }  # fmt: skip
+    loaded = sum(size * count for size, count in units.values())
+    rest = database - loaded  # the other tables and the system catalogs
+    share = GB / database
+    print(f"\n{'unit':18} {'loaded':>10} {'bytes':>7} {'1 GB alone':>12} {'1 GB, this mix':>15}")
+    for unit, (size, count) in units.items():
+        print(f"{unit:18} {count:>10,} {size:>7.0f} {GB / size:>12,.0f} {count * share:>15,.0f}")
+    operation = (units["paid generation"][0] * paid + units["other operation"][0] * other) / (paid + other)
+    print(f"{'operation (mix)':18} {paid + other:>10,} {operation:>7.0f} {GB / operation:>12,.0f} "
+          f"{(paid + other) * share:>15,.0f}")  # fmt: skip
+    print(
+        f"(everything else, catalogs included: {rest / MB:.1f} MB; 1 GB holds {100 * share:.0f} % of what is loaded)"
+    )
 
 
 def main() -> None:
@@ -153,14 +163,22 @@ def main() -> None:
     parser.add_argument("--load", action="store_true", help="drop, create, migrate and load botdesk_capacity")
     parser.add_argument("--check", action="store_true", help="ANALYZE, then ledger_check (without --load)")
     parser.add_argument("--levers", action="store_true", help="measure each saving lever on table copies")
+    parser.add_argument(
+        "--database", default=DATABASE, help="measure another (already loaded) database; --load refuses it"
+    )
     options = parser.parse_args()
+    if options.database != DATABASE:
+        if options.load or options.check:
+            parser.error("--load and --check work on botdesk_capacity only")
+        global URL
+        URL = URL.rsplit("/", 1)[0] + "/" + options.database
     if options.load:
         load()
     elif options.check:
         check()
     with psycopg.connect(URL, autocommit=True) as connection:
-        tables = measure(connection)
-        per_unit(tables)
+        tables, database = measure(connection)
+        per_unit(tables, database)
         if options.levers:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from capacity_levers import levers_measure
