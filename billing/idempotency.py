@@ -36,6 +36,8 @@ ON CONFLICT (api_key_id, key) DO NOTHING
 RETURNING id
 """
 
+STORE_SQL = "UPDATE billing_idempotency_record SET status_code = %s, response_body = %s WHERE id = %s"
+
 
 def _fingerprint(request: HttpRequest) -> str:
     try:
@@ -111,7 +113,8 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
             if exc.status in TRANSIENT_STATUSES:
                 raise
             status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
-        IdempotencyRecord.objects.filter(pk=claimed[0]).update(status_code=status, response_body=body)
+        with connection.cursor() as cursor:
+            cursor.execute(STORE_SQL, [status, body, claimed[0]])
     return _json_response(status, body)
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -66,21 +66,26 @@ def subscriptions_for_users(users: Sequence[EndUser]) -> dict[int, dict[str, Any
     return {row.user_id: {"plan": row.plan.code, "expires_at": row.expires_at} for row in rows}
 
 
+# Hand-written: it runs on every paid job's admission, and compiling the ORM form of this OR, subquery
+# and CASE ordering cost more than running it (bench/README.md, Generations).
+PLAN_FOR_USER_SQL = """
+SELECT p.* FROM billing_plan p
+WHERE p.code = %(free)s
+   OR p.id IN (SELECT s.plan_id FROM billing_subscription s
+               WHERE s.user_id = %(user_id)s AND (s.expires_at IS NULL OR s.expires_at > %(now)s))
+ORDER BY p.code = %(free)s
+LIMIT 1
+"""
+
+
 def plan_for_user(*, user: EndUser) -> Plan:
     """The plan whose limits apply to the user now: the active subscription's, else `free`.
 
-    One query (it runs on every paid job's admission): the candidates are `free` and the plan of an
-    active subscription, and the subscription's wins.
+    One query: the candidates are `free` and the plan of an active subscription, and the
+    subscription's wins (false sorts first).
     """
-    now = timezone.now()
-    subscribed = Subscription.objects.filter(user=user).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
-    )
-    plan = (
-        Plan.objects.filter(Q(code=FREE_PLAN_CODE) | Q(pk__in=subscribed.values("plan_id")))
-        .order_by(Case(When(code=FREE_PLAN_CODE, then=1), default=0))
-        .first()
-    )
+    params = {"free": FREE_PLAN_CODE, "user_id": user.pk, "now": timezone.now()}
+    plan = next(iter(Plan.objects.raw(PLAN_FOR_USER_SQL, params)), None)
     if plan is None:
         raise Plan.DoesNotExist("the free plan is missing: run migrate")
     return plan
