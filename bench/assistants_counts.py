@@ -1,14 +1,16 @@
 """Cost of GET /users/{user}/assistants (counts per assistant) and of a messages page at scale. Not a test.
 
     DATABASE_URL=postgres://botdesk:botdesk@127.0.0.1:5432/botdesk_assist \\
-        .venv/bin/python bench/assistants_counts.py
+        .venv/bin/python bench/assistants_counts.py [--dialogs 1000] [--messages 10]
 
 Fills the migrated database named by DATABASE_URL (use your own, not a shared one) with one user
-owning 100 assistants x 1,000 dialogs x 10 messages (1,000,000 messages) through INSERT ... SELECT
+owning 100 assistants x --dialogs dialogs x --messages messages (by default 1,000 x 10: 1,000,000
+messages; `--dialogs 10000` gives the 10,000,000-message table) through INSERT ... SELECT
 generate_series, then times the selector's own SQL (assistants_of_user) and a dialog's newest
 messages page, each run 20 times, and prints the median and the plan's shape.
 """
 
+import argparse
 import os
 import statistics
 import sys
@@ -28,7 +30,12 @@ from accounts.models import EndUser  # noqa: E402
 from assistants import selectors  # noqa: E402
 from assistants.models import Assistant, Dialog, Message  # noqa: E402
 
-ASSISTANTS, DIALOGS, MESSAGES = 100, 1_000, 10
+ASSISTANTS = 100
+_parser = argparse.ArgumentParser()
+_parser.add_argument("--dialogs", type=int, default=1_000, help="dialogs per assistant")
+_parser.add_argument("--messages", type=int, default=10, help="messages per dialog")
+_options = _parser.parse_args()
+DIALOGS, MESSAGES = _options.dialogs, _options.messages
 TELEGRAM_ID = 777_000_000_001
 
 
@@ -79,7 +86,14 @@ def main() -> None:
     user = fill()
     listing = selectors.assistants_of_user(user=user).order_by("-pk")[:200]
     sql, params = listing.query.sql_with_params()
-    print(f"assistants list (100 assistants, 100k dialogs, 1M messages): {timed(sql, params):.1f} ms median")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'assistants_message'")
+        (table_messages,) = cursor.fetchone()
+    print(
+        f"assistants list ({ASSISTANTS} assistants, {ASSISTANTS * DIALOGS:,} dialogs, "
+        f"{ASSISTANTS * DIALOGS * MESSAGES:,} messages; table ~{table_messages:,} rows): "
+        f"{timed(sql, params):.1f} ms median"
+    )
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -43,6 +43,8 @@ def prepare_database() -> None:
 def django_setup() -> None:
     os.environ["DATABASE_URL"] = DATABASE_URL
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    # As in production: with DEBUG on, Django wraps every cursor to record each query's SQL and time.
+    os.environ["DEBUG"] = "false"
     sys.path.insert(0, str(ROOT))
     import django
 

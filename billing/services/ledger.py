@@ -240,6 +240,23 @@ def users_merge_balances(*, source: EndUser, target: EndUser) -> list[LedgerEntr
 # --- Holds -----------------------------------------------------------------------------------
 
 
+def _single_statement(sql: str, params: dict) -> tuple | None:
+    """Runs one self-contained money statement and returns its row.
+
+    Outside a transaction it runs in autocommit: one statement is atomic by itself, so BEGIN and COMMIT
+    would only add two round trips (and the account row's lock would be held across them). Inside the
+    caller's transaction it runs in a savepoint, so a unique violation (a duplicate hold reference) can
+    be answered without breaking that transaction.
+    """
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 # One statement reserves and records: the conditional UPDATE decides, and the INSERT only happens
 # for the row it returned. A single round trip keeps a paid job's hold as cheap as a raw UPDATE.
 HOLD_CREATE_SQL = """
@@ -276,9 +293,7 @@ def hold_create(
         "expires_at": expires_at,
     }
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(HOLD_CREATE_SQL, params)
-            row = cursor.fetchone()
+        row = _single_statement(HOLD_CREATE_SQL, params)
     except IntegrityError as exc:
         if Hold.objects.filter(reference=reference).exists():
             raise BillingError(
@@ -330,12 +345,19 @@ def _resolution_of_existing(*, hold_id: int, accepted: tuple[str, ...]) -> HoldR
 
 
 # Capture in one statement: resolve the hold (only if still open), move the money, write the charge.
-# Data-modifying CTEs run exactly once whether or not the outer SELECT reads them.
+# Data-modifying CTEs run exactly once whether or not the outer SELECT reads them. The statement does
+# nothing unless the currency's revenue account exists, so it never resolves a hold without its charge
+# (it may run in autocommit, where there is no transaction to roll back).
 HOLD_CAPTURE_SQL = """
 WITH captured AS (
-    UPDATE billing_hold SET status = 'captured', resolved_at = now(), captured_amount = COALESCE(%(amount)s, amount)
-    WHERE id = %(hold_id)s AND status = 'open' AND COALESCE(%(amount)s, amount) <= amount
-    RETURNING account_id, amount, captured_amount, reference
+    UPDATE billing_hold hold SET status = 'captured', resolved_at = now(),
+                                 captured_amount = COALESCE(%(amount)s, hold.amount)
+    FROM billing_account account
+    WHERE hold.id = %(hold_id)s AND hold.status = 'open' AND COALESCE(%(amount)s, hold.amount) <= hold.amount
+      AND account.id = hold.account_id
+      AND EXISTS (SELECT 1 FROM billing_account revenue
+                  WHERE revenue.kind = 'revenue' AND revenue.currency = account.currency)
+    RETURNING hold.account_id, hold.amount, hold.captured_amount, hold.reference
 ), charged AS (
     UPDATE billing_account account SET balance = account.balance - captured.captured_amount,
                                         held = account.held - captured.amount
@@ -364,26 +386,23 @@ def hold_capture(*, hold_id: int, amount: Decimal | None = None, description: st
         "description": description[:255],
         "charge_type": EntryType.CHARGE,
     }
-    for _attempt in range(2):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(HOLD_CAPTURE_SQL, params)
-            row = cursor.fetchone()
-            revenue_account_missing = row is not None and row[1] > 0 and row[4] == 0
-            if revenue_account_missing:
-                # The first charge ever in this currency: undo, create the revenue account, capture again.
-                transaction.set_rollback(True)
-        if not revenue_account_missing:
-            break
-        system_account_id(kind=Account.Kind.REVENUE, currency=row[3])
+    row = _single_statement(HOLD_CAPTURE_SQL, params)
     if row is None:
-        hold = Hold.objects.filter(pk=hold_id, status=Hold.Status.OPEN).first()
-        if hold is not None:
+        hold = Hold.objects.filter(pk=hold_id, status=Hold.Status.OPEN).select_related("account").first()
+        if hold is None:
+            return _resolution_of_existing(hold_id=hold_id, accepted=(Hold.Status.CAPTURED,))
+        if amount is not None and amount > hold.amount:
             raise BillingError(
                 "Cannot capture more than was held.",
                 code="validation_error",
                 details={"amount": f"at most {hold.amount:.2f}"},
             )
-        return _resolution_of_existing(hold_id=hold_id, accepted=(Hold.Status.CAPTURED,))
+        # Open and within its amount: the first charge ever in this currency. Create the revenue
+        # account, then capture (a concurrent resolution in between makes this a repeat or a conflict).
+        system_account_id(kind=Account.Kind.REVENUE, currency=hold.account.currency)
+        row = _single_statement(HOLD_CAPTURE_SQL, params)
+        if row is None:
+            return _resolution_of_existing(hold_id=hold_id, accepted=(Hold.Status.CAPTURED,))
     held_amount, captured, reference, _currency, _charges = row
     return HoldResolution(hold_id, Hold.Status.CAPTURED, held_amount, captured, reference, changed=True)
 
