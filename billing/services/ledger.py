@@ -240,15 +240,16 @@ def users_merge_balances(*, source: EndUser, target: EndUser) -> list[LedgerEntr
 # --- Holds -----------------------------------------------------------------------------------
 
 
-def _single_statement(sql: str, params: dict) -> tuple | None:
+def _single_statement(sql: str, params: dict, *, savepoint: bool) -> tuple | None:
     """Runs one self-contained money statement and returns its row.
 
     Outside a transaction it runs in autocommit: one statement is atomic by itself, so BEGIN and COMMIT
     would only add two round trips (and the account row's lock would be held across them). Inside the
-    caller's transaction it runs in a savepoint, so a unique violation (a duplicate hold reference) can
-    be answered without breaking that transaction.
+    caller's transaction it runs in a savepoint when `savepoint` is set, so an expected error (a
+    duplicate hold reference) can be answered without breaking that transaction; otherwise any error
+    propagates and the caller's transaction undoes everything.
     """
-    if connection.in_atomic_block:
+    if connection.in_atomic_block and savepoint:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone()
@@ -293,7 +294,7 @@ def hold_create(
         "expires_at": expires_at,
     }
     try:
-        row = _single_statement(HOLD_CREATE_SQL, params)
+        row = _single_statement(HOLD_CREATE_SQL, params, savepoint=True)
     except IntegrityError as exc:
         if Hold.objects.filter(reference=reference).exists():
             raise BillingError(
@@ -386,7 +387,7 @@ def hold_capture(*, hold_id: int, amount: Decimal | None = None, description: st
         "description": description[:255],
         "charge_type": EntryType.CHARGE,
     }
-    row = _single_statement(HOLD_CAPTURE_SQL, params)
+    row = _single_statement(HOLD_CAPTURE_SQL, params, savepoint=False)
     if row is None:
         hold = Hold.objects.filter(pk=hold_id, status=Hold.Status.OPEN).select_related("account").first()
         if hold is None:
@@ -400,7 +401,7 @@ def hold_capture(*, hold_id: int, amount: Decimal | None = None, description: st
         # Open and within its amount: the first charge ever in this currency. Create the revenue
         # account, then capture (a concurrent resolution in between makes this a repeat or a conflict).
         system_account_id(kind=Account.Kind.REVENUE, currency=hold.account.currency)
-        row = _single_statement(HOLD_CAPTURE_SQL, params)
+        row = _single_statement(HOLD_CAPTURE_SQL, params, savepoint=False)
         if row is None:
             return _resolution_of_existing(hold_id=hold_id, accepted=(Hold.Status.CAPTURED,))
     held_amount, captured, reference, _currency, _charges = row
