@@ -8,7 +8,7 @@ measures for a hot account (every worker charges the same user) and across 10,00
   raw two-step  the service's protocol in hand-written SQL: hold (UPDATE held + INSERT hold, COMMIT),
            then capture (UPDATE hold + UPDATE account + INSERT entry, COMMIT)
   service  billing.services.hold_create + hold_capture (two single statements, each autocommitted,
-           as a paid job's hold and capture are)
+           as a caller outside a transaction runs them; the API runs them inside its request's transaction)
 Workers are processes (no GIL sharing), each with its own connection. Prints charges per second and the
 ratio service/raw. Then loads --storage-rows ledger entries and prints bytes per entry with indexes.
 """
