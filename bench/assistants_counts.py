@@ -44,6 +44,7 @@ def fill() -> EndUser:
     if Assistant.objects.filter(owner=user).count() >= ASSISTANTS:
         return user
     with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")  # the app's request timeout is not meant for bulk loads
         started = time.perf_counter()
         cursor.execute(
             "INSERT INTO assistants_assistant (owner_id, name, instructions, is_active, chunks_count,"
