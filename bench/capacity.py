@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import psycopg.sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "botdesk_capacity"
@@ -93,6 +94,13 @@ def measure(connection: psycopg.Connection) -> tuple[dict[str, tuple[int, int, i
         tables = {
             name: (rows, heap, indexes, toast) for name, rows, heap, indexes, toast in cursor.fetchall()
         }
+        # Exact row counts where the table is big enough to matter (reltuples is an estimate).
+        for name, (_estimate, *sizes) in tables.items():
+            if sum(sizes) >= MB:
+                cursor.execute(
+                    psycopg.sql.SQL("SELECT COUNT(*) FROM {}").format(psycopg.sql.Identifier(name))
+                )
+                tables[name] = (cursor.fetchone()[0], *sizes)
         cursor.execute(INDEXES_SQL, [MB])
         indexes = cursor.fetchall()
     print(

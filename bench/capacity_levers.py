@@ -24,6 +24,7 @@ GB = 1024 * MB
 
 # Operator settings assumed by the retention levers.
 PROMPT_RETENTION_DAYS = 90  # as written in GENERATION_RETAINED
+SHORTER_PROMPT_RETENTION_DAYS = 30
 HOLD_RETENTION_DAYS = 30
 
 
@@ -244,13 +245,22 @@ def retention_levers(cursor: psycopg.Cursor) -> list[Lever]:
         "SELECT AVG((created_at < now() - %s * interval '1 day')::int) FROM generations_generation",
         [PROMPT_RETENTION_DAYS],
     )
+    # A shorter setting, not counted in the total: the bytes of the values it would clear as well.
+    shorter = _one(
+        cursor,
+        "SELECT COALESCE(SUM(pg_column_size(prompt) + pg_column_size(result_url) - 2), 0) "
+        "FROM generations_generation WHERE created_at >= now() - %s * interval '1 day' "
+        "AND created_at < now() - %s * interval '1 day'",
+        [PROMPT_RETENTION_DAYS, SHORTER_PROMPT_RETENTION_DAYS],
+    )
     levers.append(
         Lever(
             "generations",
             f"heap: prompts and result URLs kept {PROMPT_RETENTION_DAYS} days (PROMPT_RETENTION_DAYS)",
             now,
             then,
-            f"{100 * old:.0f} % of jobs are older",
+            f"{100 * old:.0f} % of jobs are older; {SHORTER_PROMPT_RETENTION_DAYS} days would clear "
+            f"{shorter / MB:.0f} MB more",
         )
     )
     # A paid generation writes three rows: the job, the hold and the charge. Once the hold is captured
