@@ -73,7 +73,7 @@ DROPPABLE = [
     (
         "generations",
         "generation_user_created_idx",
-        "drop (user_id, created_at): a user's window is an id range on (user_id, id DESC)",
+        "drop (user_id, created_at): admission windows as a bounded newest-first scan of (user_id, id DESC)",
     ),
     (
         "generations",
