@@ -15,12 +15,18 @@ DEFAULTS: dict[str, Any] = {
     "ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT": 2_000,
     # Search: assistants with at most this many chunks are searched exactly (bitmap scan of their
     # rows + sort), larger ones through the HNSW index with iterative scans. Measured on 1M chunks
-    # (bench/README.md): exact p95 is 12 ms at 100 chunks, 18 ms at 1,000 and 93 ms at 16,250, growing
-    # about linearly, so the 20 ms budget is crossed at a few thousand chunks.
+    # (bench/README.md): exact p95 is 0.8 ms at 100 chunks, 2.2 ms at 1,000 and 13 ms at 16,250,
+    # ~0.6 ms per 1,000 chunks; the filtered HNSW walk costs 4-8 ms p95 at those sizes (and is not
+    # exact), so exact wins up to ~5,000 chunks.
     "ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS": 5_000,
-    # 200: on 1M chunks recall@10 of a 100,000-chunk assistant was 0.86 at 40, 0.88 at 100, 0.90 at
-    # 200 for +4 ms p50 (bench/README.md); the goal of 0.95 needs more than this knob.
-    "ASSISTANTS_HNSW_EF_SEARCH": 200,
+    # HNSW plan on 1M chunks (bench/README.md, "Assistants retrieval"), 100,000-chunk assistant,
+    # 10 rows fetched, recall@10 0.90 at ef_search 40, 0.94 at 200, 0.97 at 400 (p95 20 ms), 0.99 at
+    # 800 (p95 33 ms); unfiltered 0.99 at 400. m=24 / ef_construction=128 did no better per ms.
+    "ASSISTANTS_HNSW_EF_SEARCH": 400,
+    # Rows the filtered HNSW walk fetches (never fewer than `limit`), whatever the 4x over-fetch of
+    # the rerank asks for: the walk goes on until it has found that many of the assistant's rows,
+    # and 40 (limit 10 x 4) cost p95 33-42 ms where 10 cost 13-20 ms.
+    "ASSISTANTS_HNSW_CANDIDATES": 10,
     "ASSISTANTS_HNSW_MAX_SCAN_TUPLES": 40_000,
     # Rerank: score = (1 - w) * cosine similarity + w * importance.
     "ASSISTANTS_IMPORTANCE_WEIGHT": 0.2,

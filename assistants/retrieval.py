@@ -83,20 +83,25 @@ def _rows(sql: str, params: dict, settings: dict[str, str] | None = None) -> lis
         return [Hit(row[0], row[1], row[2], row[3], float(row[4])) for row in cursor.fetchall()]
 
 
-def vector_candidates(*, assistant: Assistant, vector: str, n: int, min_importance: float) -> list[Hit]:
+def vector_candidates(
+    *, assistant: Assistant, vector: str, n: int, min_importance: float, at_least: int | None = None
+) -> list[Hit]:
+    """The assistant's `n` nearest chunks; on the HNSW plan at most ASSISTANTS_HNSW_CANDIDATES of
+    them (never fewer than `at_least`): each extra row the filtered walk must find costs latency."""
     params = {"q": vector, "assistant": assistant.pk, "min_importance": min_importance, "n": n}
     if assistant.chunks_count > conf.get("ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS"):
+        wanted = max(min(n, conf.get("ASSISTANTS_HNSW_CANDIDATES")), at_least or 0)
         hits = _rows(
             _INDEX_SQL,
-            params,
+            {**params, "n": wanted},
             {
-                "hnsw.ef_search": str(max(conf.get("ASSISTANTS_HNSW_EF_SEARCH"), n)),
+                "hnsw.ef_search": str(max(conf.get("ASSISTANTS_HNSW_EF_SEARCH"), wanted)),
                 "hnsw.iterative_scan": "relaxed_order",
                 "hnsw.max_scan_tuples": str(conf.get("ASSISTANTS_HNSW_MAX_SCAN_TUPLES")),
                 "enable_seqscan": "off",
             },
         )
-        if len(hits) >= n:
+        if len(hits) >= wanted:
             return sorted(hits, key=lambda hit: (hit.distance, hit.chunk_id))
     # The exact plan must never wander into the HNSW index without iterative scans: that scan
     # would stop after ef_search neighbours, most of them other assistants' chunks.
@@ -166,10 +171,13 @@ def assistant_search(
     else:
         embedding = get_embedder().embed([query])[0]
     vector = vector_literal(embedding)
-    # More candidates than asked for, so the importance rerank and the fusion have room to act.
+    # More candidates than asked for, so the importance rerank and the fusion have room to act
+    # (capped on the HNSW plan, see vector_candidates).
     n = min(max(limit * 4, 20), MAX_CANDIDATES)
     floor = min_importance if min_importance is not None else 0.0
-    by_vector = _rerank(vector_candidates(assistant=assistant, vector=vector, n=n, min_importance=floor))
+    by_vector = _rerank(
+        vector_candidates(assistant=assistant, vector=vector, n=n, min_importance=floor, at_least=limit)
+    )
     if mode == "vector":
         return by_vector[:limit]
     by_text = fulltext_candidates(assistant=assistant, vector=vector, text=query, n=n, min_importance=floor)
