@@ -20,12 +20,13 @@ DEFAULTS: dict[str, Any] = {
     # exact), so exact wins up to ~5,000 chunks.
     "ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS": 5_000,
     # HNSW plan on 1M chunks (bench/README.md, "Assistants retrieval"), 100,000-chunk assistant,
-    # 10 rows fetched, recall@10 0.90 at ef_search 40, 0.94 at 200, 0.97 at 400 (p95 20 ms), 0.99 at
-    # 800 (p95 33 ms); unfiltered 0.99 at 400. m=24 / ef_construction=128 did no better per ms.
-    "ASSISTANTS_HNSW_EF_SEARCH": 400,
+    # 10 rows fetched: recall@10 0.94 at ef_search 200 (p95 13-15 ms), 0.95 at 300 (p95 18 ms),
+    # 0.96-0.97 at 400 (p95 20-21 ms, over budget); unfiltered 0.98 at 300. m=24 /
+    # ef_construction=128 gave the same recall per ms of latency.
+    "ASSISTANTS_HNSW_EF_SEARCH": 300,
     # Rows the filtered HNSW walk fetches (never fewer than `limit`), whatever the 4x over-fetch of
     # the rerank asks for: the walk goes on until it has found that many of the assistant's rows,
-    # and 40 (limit 10 x 4) cost p95 33-42 ms where 10 cost 13-20 ms.
+    # and 20 or 40 rows (limit 5 or 10, x 4) cost p95 26-47 ms where 10 cost 15-21 ms.
     "ASSISTANTS_HNSW_CANDIDATES": 10,
     "ASSISTANTS_HNSW_MAX_SCAN_TUPLES": 40_000,
     # Rerank: score = (1 - w) * cosine similarity + w * importance.
