@@ -3,6 +3,8 @@
 import random
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from assistants import retrieval, services
 from assistants.services import ChunkInput
@@ -32,7 +34,10 @@ def load(assistant, rng, centre, count, *, importance=lambda index: 0.5, title="
         )
         for index in range(count)
     ]
-    return services.document_upload(assistant=assistant, title=title, chunks=chunks)[0]
+    document = services.document_upload(assistant=assistant, title=title, chunks=chunks)[0]
+    # The counter is maintained in SQL; the plan choice reads it from this instance.
+    assistant.refresh_from_db(fields=["chunks_count"])
+    return document
 
 
 def test_search_returns_only_this_assistants_chunks(plan, make_assistant):
@@ -44,9 +49,11 @@ def test_search_returns_only_this_assistants_chunks(plan, make_assistant):
     load(theirs, rng, centre, 300, title="theirs")
 
     # when mine is searched near that region
-    hits = retrieval.assistant_search(assistant=mine, embedding=centre, limit=25)
+    with CaptureQueriesContext(connection) as queries:
+        hits = retrieval.assistant_search(assistant=mine, embedding=centre, limit=25)
 
-    # then every hit is mine, and there are as many as asked for
+    # then every hit is mine, and there are as many as asked for, from the plan under test
+    assert bool(_hnsw_limits(queries.captured_queries)) == (plan == "index")
     assert len(hits) == 25
     assert {hit.content.split()[0] for hit in hits} == {"mine"}
 
@@ -60,8 +67,10 @@ def test_limit_is_honoured_under_a_selective_filter(plan, make_assistant):
     load(noise, rng, centre, 600, title="noise")
     load(mine, rng, centre, 400, importance=lambda index: 0.95 if index % 20 == 0 else 0.1, title="mine")
 
-    hits = retrieval.assistant_search(assistant=mine, embedding=centre, limit=20, min_importance=0.9)
+    with CaptureQueriesContext(connection) as queries:
+        hits = retrieval.assistant_search(assistant=mine, embedding=centre, limit=20, min_importance=0.9)
 
+    assert bool(_hnsw_limits(queries.captured_queries)) == (plan == "index")
     assert len(hits) == 20
     assert all(hit.importance >= 0.9 and hit.content.startswith("mine") for hit in hits)
 
@@ -218,3 +227,37 @@ def test_query_text_is_sanitised_for_full_text(make_assistant):
     for query in ["tea & | ! coffee", "'\":*()<->", "ёжик 漢字", "a" * 3000]:
         hits = retrieval.assistant_search(assistant=assistant, query=query, limit=3, mode="hybrid")
         assert len(hits) == 1
+
+
+def _hnsw_limits(queries) -> list[int]:
+    """The LIMIT of every HNSW-plan query run (the index plan is the one filtering on assistant_id + 0)."""
+    return [
+        int(query["sql"].rsplit("LIMIT", 1)[1]) for query in queries if "(assistant_id + 0)" in query["sql"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "cap", "fetched"),
+    [
+        (5, 3, 5),  # the cap never takes the answer below `limit`
+        (2, 3, 3),  # above `limit`, the index plan fetches only up to the cap (not 4 x limit)
+    ],
+)
+def test_index_plan_fetches_at_most_the_cap_and_never_fewer_than_limit(
+    settings, make_assistant, limit, cap, fetched
+):
+    rng = random.Random(6)
+    centre = unit(rng)
+    mine = make_assistant("mine")
+    load(mine, rng, centre, 60, title="mine")
+    settings.ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS = 0
+    settings.ASSISTANTS_HNSW_CANDIDATES = cap
+
+    with CaptureQueriesContext(connection) as queries:
+        hits = retrieval.assistant_search(assistant=mine, embedding=centre, limit=limit)
+
+    assert _hnsw_limits(queries.captured_queries) == [fetched]
+    assert len(hits) == limit
+    assert not any("enable_indexscan" in query["sql"] for query in queries.captured_queries), (
+        "the index plan answered; no fallback to the exact plan"
+    )
