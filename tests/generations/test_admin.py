@@ -56,7 +56,10 @@ def test_filters_by_status_model_and_date(staff_client):
     new_flux = services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
     new_kling = services.generation_create(user=user, model_code=kling.code, prompt="", parameters={})
     services.generation_status_set(generation_id=new_kling.pk, status="failed", error_code="x")
-    week_ago = (timezone.now() - timedelta(days=7)).date().isoformat()
+    # As the admin's date filter sends it: an aware datetime, not a bare date.
+    week_ago = (
+        (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    )
 
     assert listed_ids(staff_client.get(CHANGELIST, {"status__exact": "failed"})) == {new_kling.pk}
     assert listed_ids(staff_client.get(CHANGELIST, {"model__id__exact": flux.pk})) == {old.pk, new_flux.pk}

@@ -107,7 +107,7 @@ GENERATION_CHANGELIST_QUERIES = {
     "?status__exact=failed": 3,
     "?q=a+cat": 3,
     "?q=task-77": 3,
-    "?created_at__gte=2000-01-01": 3,
+    "?created_at__gte=2000-01-01T00:00:00Z": 3,
 }
 
 
