@@ -7,6 +7,7 @@ entry's `balance_after` in the same round trip (the ORM's update() cannot return
 System accounts are never updated: their balance is derived from the ledger.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -249,11 +250,8 @@ def _single_statement(sql: str, params: dict, *, savepoint: bool) -> tuple | Non
     duplicate hold reference) can be answered without breaking that transaction; otherwise any error
     propagates and the caller's transaction undoes everything.
     """
-    if connection.in_atomic_block and savepoint:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-    with connection.cursor() as cursor:
+    in_savepoint = transaction.atomic() if connection.in_atomic_block and savepoint else nullcontext()
+    with in_savepoint, connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
@@ -346,36 +344,32 @@ def _resolution_of_existing(*, hold_id: int, accepted: tuple[str, ...]) -> HoldR
 
 
 # Capture in one statement: resolve the hold (only if still open), move the money, write the charge.
-# Data-modifying CTEs run exactly once whether or not the outer SELECT reads them. The statement does
-# nothing unless the currency's revenue account exists, so it never resolves a hold without its charge
-# (it may run in autocommit, where there is no transaction to roll back).
+# Data-modifying CTEs run exactly once whether or not the outer SELECT reads them. The hold is resolved
+# only together with the currency's revenue account it is charged to, so without that account the
+# statement does nothing (it may run in autocommit, where there is no transaction to roll back).
 HOLD_CAPTURE_SQL = """
 WITH captured AS (
     UPDATE billing_hold hold SET status = 'captured', resolved_at = now(),
                                  captured_amount = COALESCE(%(amount)s, hold.amount)
-    FROM billing_account account
+    FROM billing_account account, billing_account revenue
     WHERE hold.id = %(hold_id)s AND hold.status = 'open' AND COALESCE(%(amount)s, hold.amount) <= hold.amount
-      AND account.id = hold.account_id
-      AND EXISTS (SELECT 1 FROM billing_account revenue
-                  WHERE revenue.kind = 'revenue' AND revenue.currency = account.currency)
-    RETURNING hold.account_id, hold.amount, hold.captured_amount, hold.reference
+      AND account.id = hold.account_id AND revenue.kind = 'revenue' AND revenue.currency = account.currency
+    RETURNING hold.account_id, hold.amount, hold.captured_amount, hold.reference, revenue.id AS revenue_id
 ), charged AS (
     UPDATE billing_account account SET balance = account.balance - captured.captured_amount,
                                         held = account.held - captured.amount
     FROM captured WHERE account.id = captured.account_id
     RETURNING account.id, account.balance, account.currency, captured.amount, captured.captured_amount,
-              captured.reference
+              captured.reference, captured.revenue_id
 ), charge AS (
     INSERT INTO billing_ledger_entry
         (type, account_id, counter_account_id, currency, amount, balance_after, reference, description, created_at)
-    SELECT %(charge_type)s, charged.id, revenue.id, charged.currency, -charged.captured_amount, charged.balance,
-           charged.reference, %(description)s, now()
-    FROM charged JOIN billing_account revenue ON revenue.kind = 'revenue' AND revenue.currency = charged.currency
+    SELECT %(charge_type)s, charged.id, charged.revenue_id, charged.currency, -charged.captured_amount,
+           charged.balance, charged.reference, %(description)s, now()
+    FROM charged
     WHERE charged.captured_amount > 0
-    RETURNING id
 )
-SELECT charged.amount, charged.captured_amount, charged.reference, charged.currency, (SELECT count(*) FROM charge)
-FROM charged
+SELECT charged.amount, charged.captured_amount, charged.reference FROM charged
 """
 
 
@@ -404,7 +398,7 @@ def hold_capture(*, hold_id: int, amount: Decimal | None = None, description: st
         row = _single_statement(HOLD_CAPTURE_SQL, params, savepoint=False)
         if row is None:
             return _resolution_of_existing(hold_id=hold_id, accepted=(Hold.Status.CAPTURED,))
-    held_amount, captured, reference, _currency, _charges = row
+    held_amount, captured, reference = row
     return HoldResolution(hold_id, Hold.Status.CAPTURED, held_amount, captured, reference, changed=True)
 
 
