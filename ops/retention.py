@@ -36,8 +36,12 @@ class RetentionPolicy:
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.days)
 
+    @property
+    def cutoff_fields(self) -> tuple[str, ...]:
+        return (self.timestamp_field, *self.also_past_cutoff)
+
     def expired_filter(self, cutoff: datetime) -> dict[str, datetime]:
-        return {f"{field}__lt": cutoff for field in (self.timestamp_field, *self.also_past_cutoff)}
+        return {f"{field}__lt": cutoff for field in self.cutoff_fields}
 
     def model(self) -> type[models.Model]:
         try:
@@ -46,7 +50,7 @@ class RetentionPolicy:
             raise OpsError(
                 f"Retention policy {self.name}: no model {self.model_label}.", code="not_found"
             ) from exc
-        for field in (self.timestamp_field, *self.also_past_cutoff):
+        for field in self.cutoff_fields:
             model._meta.get_field(field)  # fails loudly on a typo, before any delete
         return model
 
