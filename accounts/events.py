@@ -31,6 +31,14 @@ class EndUsersMerged:
     target: EndUser
 
 
+@dataclass(frozen=True)
+class EndUserAnonymized:
+    """The person asked to be forgotten; the apps above clear the personal text they hold for `user`."""
+
+    user: EndUser
+    operator: Any
+
+
 _handlers: dict[type, list[Callable[[Any], None]]] = defaultdict(list)
 _user_facets: dict[str, Callable[[list[EndUser]], dict[int, Any]]] = {}
 

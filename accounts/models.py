@@ -37,12 +37,26 @@ class EndUser(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_users"
     )
+    # Blocked by an operator: spending and starting anything answers 403 (bot-api.md, v1.1); money
+    # already paid is still recorded and refunds stay possible. Each change is in UserBlockAudit.
+    is_blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=255, blank=True, default="")
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    blocked_by = models.ForeignKey(
+        "accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when the person asked to be forgotten (152-FZ, GDPR): identities replaced, personal fields cleared.
+    anonymized_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         db_table = "accounts_end_user"
         verbose_name = "end user"
+        permissions = [
+            ("block_enduser", "Can block and unblock end users"),
+            ("anonymize_enduser", "Can anonymize end users (right to be forgotten)"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="end_user_has_identity",
@@ -81,6 +95,30 @@ class EndUser(models.Model):
         if self.device_id:
             return f"device:{self.device_id}"
         return f"#{self.pk}"
+
+
+class UserBlockAudit(models.Model):
+    """Who blocked or unblocked a user, when and why: appended by the block services, never edited."""
+
+    class Action(models.TextChoices):
+        BLOCK = "block", "block"
+        UNBLOCK = "unblock", "unblock"
+
+    user = models.ForeignKey(EndUser, on_delete=models.PROTECT, related_name="block_audits")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    reason = models.CharField(max_length=255)
+    operator = models.ForeignKey(
+        "accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_user_block_audit"
+        verbose_name = "block audit record"
+        indexes = [models.Index(fields=["user", "-id"], name="user_block_audit_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} #{self.user_id}"
 
 
 class ApiKey(models.Model):

@@ -4,7 +4,7 @@ import re
 
 from django.db.models import QuerySet
 
-from accounts.errors import AccountsError
+from accounts.errors import AccountsError, UserBlocked
 from accounts.models import ApiKey, EndUser
 
 TELEGRAM_ID_RE = re.compile(r"^[0-9]{1,19}$")
@@ -43,6 +43,21 @@ def end_user_get(*, ref: str) -> EndUser:
     if user is None:
         raise AccountsError(f"No user {ref}.", code="not_found", details={"user": ref})
     return user
+
+
+def end_user_ensure_active(user: EndUser) -> EndUser:
+    """The one check every call that spends money or starts something for a user goes through.
+
+    Reads, credits of money already paid (Telegram Stars, YooKassa notifications) and refunds do not.
+    """
+    if user.is_blocked:
+        raise UserBlocked()
+    return user
+
+
+def end_user_get_active(*, ref: str) -> EndUser:
+    """The user named by `ref`, refused with 403 when an operator has blocked it."""
+    return end_user_ensure_active(end_user_get(ref=ref))
 
 
 def end_user_get_by_id(*, user_id: int) -> EndUser:

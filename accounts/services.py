@@ -2,15 +2,17 @@
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import events
 from accounts.errors import AccountsError
-from accounts.models import ApiKey, EndUser, Operator
+from accounts.models import ApiKey, EndUser, Operator, UserBlockAudit
 from accounts.selectors import end_user_find, user_ref_parse
 
 PROFILE_FIELDS = ("username", "first_name", "last_name", "language_code")
@@ -121,6 +123,95 @@ def _merge_anonymous_into(*, source: EndUser, target: EndUser, identity: str, va
     target.save(update_fields=[identity, "updated_at"])
     EndUser.objects.filter(referrer=source).exclude(pk=target.pk).update(referrer=target)
     events.publish(events.EndUsersMerged(source=source, target=target))
+
+
+def _reason_required(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise AccountsError(_("Give a reason."), code="validation_error", details={"reason": "required"})
+    return reason[:255]
+
+
+def end_user_block(*, user_id: int, reason: str, operator: Operator) -> EndUser:
+    """Blocks a user: spending and starting anything is refused from now on (bot-api.md v1.1), audited.
+
+    One conditional UPDATE decides, so of two operators blocking at once one wins and the other is told.
+    """
+    reason = _reason_required(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        blocked = EndUser.objects.filter(pk=user_id, is_blocked=False).update(
+            is_blocked=True, blocked_reason=reason, blocked_at=now, blocked_by=operator, updated_at=now
+        )
+        if not blocked:
+            _refuse_missing_or(user_id, _("The user is already blocked."))
+        UserBlockAudit.objects.create(
+            user_id=user_id, action=UserBlockAudit.Action.BLOCK, reason=reason, operator=operator
+        )
+    return EndUser.objects.get(pk=user_id)
+
+
+def end_user_unblock(*, user_id: int, reason: str, operator: Operator) -> EndUser:
+    reason = _reason_required(reason)
+    now = timezone.now()
+    with transaction.atomic():
+        unblocked = EndUser.objects.filter(pk=user_id, is_blocked=True).update(
+            is_blocked=False, blocked_reason="", blocked_at=None, blocked_by=None, updated_at=now
+        )
+        if not unblocked:
+            _refuse_missing_or(user_id, _("The user is not blocked."))
+        UserBlockAudit.objects.create(
+            user_id=user_id, action=UserBlockAudit.Action.UNBLOCK, reason=reason, operator=operator
+        )
+    return EndUser.objects.get(pk=user_id)
+
+
+def _refuse_missing_or(user_id: int, message: str) -> None:
+    if not EndUser.objects.filter(pk=user_id).exists():
+        raise AccountsError(_("No such user."), code="not_found", details={"user": user_id})
+    raise AccountsError(message, code="conflict")
+
+
+def end_user_anonymize(*, user_id: int, operator: Operator) -> EndUser:
+    """Forgets a person (152-FZ, GDPR) and keeps the money history, which the law requires us to keep.
+
+    Names, username, language and the block reason are cleared; the Telegram, device and external ids
+    are replaced by one random external id that names nobody, so the row still satisfies "has an
+    identity" and the ledger, payments and jobs stay whole. The apps above clear their own personal
+    text (prompts, messages) through the EndUserAnonymized event, in this transaction.
+
+    A person who comes back later is a new user and gets the welcome bonus again: recognising them
+    would need a hash of their identity, which would keep them identifiable against their request.
+    """
+    with transaction.atomic():
+        user = EndUser.objects.select_for_update().filter(pk=user_id).first()
+        if user is None:
+            raise AccountsError(_("No such user."), code="not_found", details={"user": user_id})
+        if user.anonymized_at is not None:
+            raise AccountsError(_("The user is already anonymized."), code="conflict")
+        if user.merged_into_id is not None:
+            raise AccountsError(
+                _("This user was merged into another one: anonymize that user."), code="conflict"
+            )
+        user.telegram_id = None
+        user.device_id = None
+        user.external_id = f"anonymized-{uuid.uuid4().hex}"
+        for field in PROFILE_FIELDS:
+            setattr(user, field, "")
+        user.blocked_reason = ""
+        user.anonymized_at = timezone.now()
+        user.save(
+            update_fields=[
+                *IDENTITY_FIELDS,
+                *PROFILE_FIELDS,
+                "blocked_reason",
+                "anonymized_at",
+                "updated_at",
+            ]
+        )
+        UserBlockAudit.objects.filter(user_id=user_id).update(reason="")
+        events.publish(events.EndUserAnonymized(user=user, operator=operator))
+    return user
 
 
 def _hash_key(raw_key: str) -> str:

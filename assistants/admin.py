@@ -6,8 +6,12 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from assistants import services
+from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
+from accounts.models import EndUser
+from assistants import selectors, services
 from assistants.models import (
     SEARCH_CONFIG,
     Assistant,
@@ -18,13 +22,19 @@ from assistants.models import (
     KnowledgeChunk,
     Message,
 )
-from config.admin_utils import CappedCountPaginator
+from core.admin_toolkit import (
+    BigTableAdmin,
+    GuardedAdmin,
+    ReadOnlyBigTableAdmin,
+    UserIdFilter,
+    UserRefSearchMixin,
+)
 
 INLINE_MESSAGES = 50
 
 
 @admin.register(Assistant)
-class AssistantAdmin(admin.ModelAdmin):
+class AssistantAdmin(UserRefSearchMixin, BigTableAdmin):
     list_display = (
         "id",
         "name",
@@ -40,6 +50,10 @@ class AssistantAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     list_filter = ("is_active",)
     search_fields = ("name",)
+    search_help_text = _(
+        "A Telegram id, device:<id> or ext:<id> (the owner's assistants), or part of a name."
+    )
+    user_ref_field = "owner_id"
     autocomplete_fields = ("owner",)
     # Counters are maintained by the services (see Assistant), so the changelist reads them as columns.
     readonly_fields = (
@@ -50,12 +64,10 @@ class AssistantAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-    show_full_result_count = False
-    ordering = ("-id",)
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(BigTableAdmin):
     list_display = ("id", "title", "assistant", "source", "status", "chunks_count", "size", "updated_at")
     list_display_links = ("id", "title")
     list_select_related = ("assistant",)
@@ -73,8 +85,6 @@ class DocumentAdmin(admin.ModelAdmin):
         "updated_at",
         "indexed_at",
     )
-    show_full_result_count = False
-    ordering = ("-id",)
     actions = ("reindex",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
@@ -86,17 +96,21 @@ class DocumentAdmin(admin.ModelAdmin):
         # Documents arrive through the API so that chunking and embedding always run.
         return False
 
-    @admin.action(description="Re-index selected documents (unchanged chunks keep their vectors)")
+    @admin.action(
+        description=_("Re-index selected documents (unchanged chunks keep their vectors)"),
+        permissions=("change",),
+    )
     def reindex(self, request: HttpRequest, queryset: QuerySet) -> None:
         count = 0
         for document_id in queryset.values_list("pk", flat=True):
             services.document_reindex(document_id=document_id)
             count += 1
-        messages.success(request, f"Queued {count} document(s) for re-indexing.")
+        messages.success(request, gettext("Queued %(count)d document(s) for re-indexing.") % {"count": count})
 
 
 @admin.register(KnowledgeChunk)
-class KnowledgeChunkAdmin(admin.ModelAdmin):
+class KnowledgeChunkAdmin(ReadOnlyBigTableAdmin):
+    list_per_page = 100
     list_display = ("id", "document", "assistant", "ordinal", "importance", "preview")
     list_select_related = ("document", "assistant")
     search_fields = ("content",)
@@ -104,9 +118,6 @@ class KnowledgeChunkAdmin(admin.ModelAdmin):
     # The raw vector is 384+ numbers of noise to a person and heavy to render: never shown.
     fields = ("assistant", "document", "ordinal", "importance", "content", "content_hash", "created_at")
     readonly_fields = fields
-    show_full_result_count = False
-    paginator = CappedCountPaginator  # a million rows: never an exact COUNT(*)
-    ordering = ("-id",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("embedding", "search_vector")
@@ -118,13 +129,7 @@ class KnowledgeChunkAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(search_vector=SearchQuery(term, config=SEARCH_CONFIG)), False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.display(description="content")
+    @admin.display(description=_("content"))
     def preview(self, obj: KnowledgeChunk) -> str:
         return obj.content[:120]
 
@@ -170,7 +175,7 @@ class HandoffInline(admin.TabularInline):
 
 
 @admin.register(Dialog)
-class DialogAdmin(admin.ModelAdmin):
+class DialogAdmin(UserRefSearchMixin, BigTableAdmin):
     list_display = (
         "id",
         "assistant",
@@ -182,8 +187,9 @@ class DialogAdmin(admin.ModelAdmin):
         "last_message_at",
     )
     list_select_related = ("assistant", "user")
-    list_filter = ("mode",)
+    list_filter = (UserIdFilter, "mode")
     search_fields = ("chat_id",)
+    search_help_text = _("A Telegram id, device:<id> or ext:<id> (the user's dialogs), or a chat id.")
     raw_id_fields = ("assistant", "user")
     fields = (
         "assistant",
@@ -198,8 +204,6 @@ class DialogAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     inlines = (MessageInline, HandoffInline)
-    show_full_result_count = False
-    ordering = ("-id",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The change page shows the assistant and the user too: join them instead of two lookups.
@@ -208,31 +212,23 @@ class DialogAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="all messages")
+    @admin.display(description=_("all messages"))
     def all_messages(self, obj: Dialog) -> str:
         url = reverse("admin:assistants_message_changelist") + f"?dialog__id__exact={obj.pk}"
         return format_html('<a href="{}">all {} messages, paginated</a>', url, obj.messages_count)
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyBigTableAdmin):
+    list_per_page = 100
     list_display = ("id", "dialog", "role", "preview", "created_at")
     list_select_related = ("dialog",)
     list_filter = ("role",)
     raw_id_fields = ("dialog",)
     fields = ("dialog", "role", "content", "created_at")
     readonly_fields = fields
-    show_full_result_count = False
-    paginator = CappedCountPaginator  # a million rows: never an exact COUNT(*)
-    ordering = ("-id",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    @admin.display(description="content")
+    @admin.display(description=_("content"))
     def preview(self, obj: Message) -> str:
         return obj.content[:120]
 
@@ -254,7 +250,7 @@ class BotInstanceForm(forms.ModelForm):
 
 
 @admin.register(BotInstance)
-class BotInstanceAdmin(admin.ModelAdmin):
+class BotInstanceAdmin(GuardedAdmin):
     form = BotInstanceForm
     list_display = ("username", "assistant", "status", "token_hint", "created_at")
     list_select_related = ("assistant",)
@@ -287,31 +283,39 @@ class BotInstanceAdmin(admin.ModelAdmin):
             f"Webhook secret for @{bot.username}: {secret} — set it on the webhook now; it is not stored.",
         )
 
-    @admin.action(description="Disable selected bots")
+    @admin.action(description=_("Disable selected bots"), permissions=("change",))
     def disable(self, request: HttpRequest, queryset: QuerySet) -> None:
         for bot in queryset:
             services.bot_instance_set_status(bot=bot, status=BotInstance.Status.DISABLED)
 
-    @admin.action(description="Enable selected bots")
+    @admin.action(description=_("Enable selected bots"), permissions=("change",))
     def enable(self, request: HttpRequest, queryset: QuerySet) -> None:
         for bot in queryset:
             services.bot_instance_set_status(bot=bot, status=BotInstance.Status.ACTIVE)
 
 
 @admin.register(HandoffAudit)
-class HandoffAuditAdmin(admin.ModelAdmin):
+class HandoffAuditAdmin(ReadOnlyBigTableAdmin):
     list_display = ("id", "dialog", "action", "operator", "reason", "created_at")
     list_select_related = ("dialog",)
     list_filter = ("action",)
     search_fields = ("operator",)
-    show_full_result_count = False
-    ordering = ("-id",)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+# --- The user card's dialogs (accounts.card) ---------------------------------------------------
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+
+def _dialogs_section(user: EndUser) -> dict:
+    return {
+        "dialogs": selectors.dialogs_newest_for_user(user=user, limit=CARD_ROWS),
+        "all_url": f"{reverse('admin:assistants_dialog_changelist')}?user={user.pk}",
+    }
+
+
+register_user_card_section(
+    CardSection(
+        "dialogs", _("Newest dialogs"), "admin/assistants/card/dialogs.html",
+        "assistants.view_dialog", _dialogs_section, order=50,
+    )
+)  # fmt: skip
+register_user_list_facts("assistants", selectors.last_message_at_for_users)

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from accounts.selectors import end_user_get
+from accounts.selectors import end_user_get, end_user_get_active
 from assistants import retrieval, selectors, services
 from assistants.models import Assistant, Dialog, Document, HandoffAudit, Message
 from assistants.schemas import (
@@ -168,7 +168,7 @@ def assistant_search(request: HttpRequest, assistant_id: int, payload: SearchIn)
 )
 def dialog_open(request: HttpRequest, assistant_id: int, payload: DialogIn):
     assistant = selectors.assistant_get(assistant_id=assistant_id)
-    user = end_user_get(ref=payload.user)
+    user = end_user_get_active(ref=payload.user)
     dialog, created = services.dialog_open(assistant=assistant, user=user, chat_id=payload.chat_id)
     dialog.user = user
     return Status(201 if created else 200, _dialog_out(dialog))

@@ -7,6 +7,7 @@ class AssistantsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import events
-        from assistants.handlers import on_end_users_merged
+        from assistants.handlers import on_end_user_anonymized, on_end_users_merged
 
         events.subscribe(events.EndUsersMerged, on_end_users_merged)
+        events.subscribe(events.EndUserAnonymized, on_end_user_anonymized)

@@ -1,6 +1,9 @@
 """Reads of the assistants app."""
 
-from django.db.models import QuerySet
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Max, QuerySet
 
 from accounts.models import EndUser
 from assistants.errors import AssistantsError
@@ -56,3 +59,20 @@ def handoffs_of_dialog(*, dialog_id: int) -> QuerySet[HandoffAudit]:
 
 def bot_instances_of_assistant(*, assistant: Assistant) -> QuerySet[BotInstance]:
     return BotInstance.objects.filter(assistant=assistant).select_related("assistant")
+
+
+def dialogs_newest_for_user(*, user: EndUser, limit: int) -> list[Dialog]:
+    """The user card's newest dialogs, by the dialog's user index."""
+    return list(Dialog.objects.filter(user=user).select_related("assistant").order_by("-pk")[:limit])
+
+
+def last_message_at_for_users(users: Sequence[EndUser]) -> dict[int, dict[str, Any]]:
+    """When each user of a page last wrote or was written to (the dialogs' stored last_message_at)."""
+    rows = (
+        Dialog.objects.filter(user_id__in=[user.pk for user in users], last_message_at__isnull=False)
+        .values("user_id")
+        .annotate(last=Max("last_message_at"))
+        .order_by()
+        .values_list("user_id", "last")
+    )
+    return {user_id: {"last_activity": last} for user_id, last in rows}

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.models import EndUser
+from accounts.selectors import end_user_ensure_active
 from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
@@ -401,6 +403,13 @@ def dialog_open(*, assistant: Assistant, user: EndUser, chat_id: str) -> tuple[D
     return dialog, False
 
 
+def dialogs_user_forget(*, user: EndUser) -> None:
+    """Clears what identifies the person in their dialogs; the dialogs and counters stay."""
+    dialogs = Dialog.objects.filter(user=user)
+    Message.objects.filter(dialog__in=dialogs).exclude(content="").update(content="")
+    dialogs.update(chat_id=Concat(Value("anonymized-"), Cast("id", CharField())))
+
+
 def message_create(*, dialog_id: int, role: str, content: str) -> Message:
     """Appends a message and counts it on its dialog, atomically.
 
@@ -412,11 +421,14 @@ def message_create(*, dialog_id: int, role: str, content: str) -> Message:
         raise AssistantsError("Unknown role.", code="validation_error", details={"role": "unknown"})
     now = timezone.now()
     with transaction.atomic():
-        dialogs = Dialog.objects.filter(pk=dialog_id)
+        # A blocked user's dialog takes no message (bot-api.md v1.1), decided in the same statement.
+        dialogs = Dialog.objects.filter(pk=dialog_id, user__is_blocked=False)
         if role == Message.Role.ASSISTANT:
             dialogs = dialogs.exclude(mode=Dialog.Mode.OPERATOR)
         if not dialogs.update(messages_count=F("messages_count") + 1, last_message_at=now):
-            if Dialog.objects.filter(pk=dialog_id).exists():
+            dialog = Dialog.objects.select_related("user").filter(pk=dialog_id).first()
+            if dialog is not None:
+                end_user_ensure_active(dialog.user)
                 raise AssistantsError(
                     "An operator has taken over this dialog; the assistant must not answer.",
                     code="conflict",

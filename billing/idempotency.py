@@ -110,7 +110,7 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
                 outcome = handler()
             status, body = outcome.status_code, _serialize(outcome.value)
         except DomainError as exc:
-            if exc.status in TRANSIENT_STATUSES:
+            if exc.status in TRANSIENT_STATUSES or exc.transient:
                 raise
             status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
         with connection.cursor() as cursor:

@@ -41,6 +41,9 @@ class Account(models.Model):
 
     class Meta:
         db_table = "billing_account"
+        permissions = [
+            ("adjust_above_limit", "Can adjust a balance by more than SUPPORT_ADJUSTMENT_LIMIT"),
+        ]
         constraints = [
             # Invariant 3: available = balance - held is never negative, enforced by the database.
             models.CheckConstraint(
@@ -113,6 +116,9 @@ class LedgerEntry(models.Model):
 
     class Meta:
         db_table = "billing_ledger_entry"
+        permissions = [
+            ("export_ledgerentry", "Can export ledger entries"),
+        ]
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger entries"
         constraints = [
@@ -269,6 +275,9 @@ class Payment(models.Model):
 
     class Meta:
         db_table = "billing_payment"
+        permissions = [
+            ("export_payment", "Can export payments"),
+        ]
         constraints = [
             # Invariant 4: one payment (hence one credit) per external payment and per Telegram charge id.
             models.UniqueConstraint(
@@ -370,6 +379,9 @@ class PromoCode(models.Model):
 
     class Meta:
         db_table = "billing_promo_code"
+        permissions = [
+            ("export_promocode", "Can export promo codes"),
+        ]
         constraints = [
             models.CheckConstraint(name="promo_code_amount_positive", condition=Q(amount__gt=0)),
             # The usage cap holds in the database too, whatever path increments the counter.

@@ -1,6 +1,7 @@
 """Reads of the billing app."""
 
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,16 @@ from django.utils import timezone
 
 from accounts.models import EndUser
 from billing.errors import BillingError
-from billing.models import Account, EntryType, LedgerEntry, Payment, Plan, ReferralReward, Subscription
+from billing.models import (
+    Account,
+    EntryType,
+    LedgerEntry,
+    Payment,
+    Plan,
+    PromoRedemption,
+    ReferralReward,
+    Subscription,
+)
 from config.pagination import decode_cursor, encode_cursor, page_newest_first
 
 ZERO = Decimal("0.00")
@@ -183,3 +193,69 @@ def referrals_page(
     )
     rows, next_cursor = page_newest_first(queryset, limit=limit, cursor=cursor)
     return list(rows), next_cursor
+
+
+# --- The operator's user card and user list (admin) --------------------------------------------
+
+SPENDING_TYPES = (EntryType.CHARGE, EntryType.SUBSCRIPTION)
+
+
+def ledger_entries_newest_for_user(*, user: EndUser, limit: int) -> list[LedgerEntry]:
+    """The newest entries of every currency: each account by its own (account, id) range, then merged."""
+    account_ids = list(user_accounts(user=user).order_by("pk").values_list("pk", flat=True))
+    if not account_ids:
+        return []
+    base = LedgerEntry.objects.select_related("operator")
+    per_account = [base.filter(account_id=account_id).order_by("-pk")[:limit] for account_id in account_ids]
+    if len(per_account) == 1:
+        return list(per_account[0])
+    return list(per_account[0].union(*per_account[1:], all=True).order_by("-pk")[:limit])
+
+
+def payments_newest_for_user(*, user: EndUser, limit: int) -> list[Payment]:
+    return list(Payment.objects.filter(user=user).order_by("-pk")[:limit])
+
+
+def promo_redemptions_newest_for_user(*, user: EndUser, limit: int) -> list[PromoRedemption]:
+    return list(PromoRedemption.objects.filter(user=user).select_related("promo").order_by("-pk")[:limit])
+
+
+def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, dict[str, Any]]:
+    """For a page of users, in two queries: available balance (default currency), plan, spending over
+    the last `days` (charges and subscriptions) and the time of the last ledger entry.
+
+    Each user's figures come from correlated subqueries on the (account, id) index: a page reads its
+    users' recent entries only, never the whole ledger.
+    """
+    user_ids = [user.pk for user in users]
+    since = timezone.now() - timedelta(days=days)
+    entries = LedgerEntry.objects.filter(account_id=OuterRef("pk"))
+    spent = (
+        entries.filter(created_at__gte=since, type__in=SPENDING_TYPES)
+        .order_by()
+        .values("account_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    accounts = (
+        Account.objects.filter(
+            kind=Account.Kind.USER, owner_id__in=user_ids, currency=settings.DEFAULT_CURRENCY
+        )
+        .annotate(
+            spent=Subquery(spent, output_field=DecimalField(max_digits=14, decimal_places=2)),
+            last_entry_at=Subquery(entries.order_by("-pk").values("created_at")[:1]),
+        )
+        .values_list("owner_id", "balance", "held", "spent", "last_entry_at")
+    )
+    facts: dict[int, dict[str, Any]] = {user_id: {"plan": FREE_PLAN_CODE} for user_id in user_ids}
+    for owner_id, balance, held, spent_total, last_entry_at in accounts:
+        facts[owner_id].update(
+            available=f"{money(balance - held)} {settings.DEFAULT_CURRENCY}",
+            spent_30d=money(-(spent_total or ZERO)),
+            last_activity=last_entry_at,
+        )
+    for user_id, plan_code in (
+        active_subscriptions().filter(user_id__in=user_ids).values_list("user_id", "plan__code")
+    ):
+        facts[user_id]["plan"] = plan_code
+    return facts

@@ -28,6 +28,9 @@ TRANSIENT_STATUSES = frozenset({429, 500, 503})
 
 class DomainError(Exception):
     code = "conflict"
+    # A refusal that depends on state an operator may change (a blocked user): like a 429, an
+    # Idempotency-Key does not remember it, so the same request can go through once it is lifted.
+    transient = False
 
     def __init__(
         self,

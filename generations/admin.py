@@ -6,14 +6,29 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
+from accounts.models import EndUser
 from accounts.selectors import end_user_ids_for_ref
-from config.admin_utils import CappedCountPaginator, csv_stream
 from config.errors import DomainError
+from core.admin_toolkit import (
+    BigTableAdmin,
+    CustomView,
+    DateRangeFilter,
+    ExportMixin,
+    GuardedAdmin,
+    ReadOnlyBigTableAdmin,
+    UserIdFilter,
+    UserRefSearchMixin,
+    has_perms,
+    user_link,
+)
 from generations import selectors, services
 from generations.models import (
     IN_FLIGHT_STATUSES,
@@ -25,21 +40,9 @@ from generations.models import (
     UsageDaily,
 )
 
-CSV_EXPORT_CHUNK = 2000
-
-
-class UserRefSearchMixin:
-    """A Telegram id, device: or ext: finds the user's rows by the (user, ...) index; other terms search as usual."""
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        user_ids = end_user_ids_for_ref(ref=search_term.strip())
-        if user_ids is not None:
-            return queryset.filter(user_id__in=user_ids), False
-        return super().get_search_results(request, queryset, search_term)
-
 
 @admin.register(AIModel)
-class AIModelAdmin(admin.ModelAdmin):
+class AIModelAdmin(GuardedAdmin):
     list_display = ("code", "name", "category", "provider", "price", "currency", "is_free", "is_active")
     list_editable = ("price", "is_active")
     list_filter = ("category", "is_active", "is_free", "provider")
@@ -49,11 +52,11 @@ class AIModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Generation)
-class GenerationAdmin(admin.ModelAdmin):
+class GenerationAdmin(ExportMixin, BigTableAdmin):
     list_display = (
         "id",
         "created_at",
-        "user",
+        "user_link",
         "model",
         "status",
         "cost",
@@ -64,17 +67,44 @@ class GenerationAdmin(admin.ModelAdmin):
         "task_id",
     )
     list_select_related = ("user", "model")
-    list_filter = ("status", "model", "is_free", "created_at")
+    list_filter = (UserIdFilter, "status", "model", "is_free", ("created_at", DateRangeFilter))
     search_fields = ("task_id", "prompt")
-    search_help_text = (
+    search_help_text = _(
         "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id, or part of a prompt."
     )
     readonly_fields = [field.name for field in Generation._meta.fields]
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 50
-    ordering = ("-id",)
-    actions = ("cancel_in_flight", "export_csv")
+    actions = ("cancel_in_flight",)
+    custom_views = (CustomView("failures/", "failures_view", "failures", ("generations.view_generation",)),)
+    export_filename = "generations"
+    export_permission = "generations.export_generation"
+    export_columns = (
+        (_("id"), "id"),
+        (_("created at"), "created_at"),
+        (_("completed at"), "completed_at"),
+        (_("user id"), "user_id"),
+        (_("Telegram id"), "user__telegram_id"),
+        (_("model"), "model__code"),
+        (_("status"), "status"),
+        (_("cost"), "cost"),
+        (_("currency"), "currency"),
+        (_("free"), "is_free"),
+        (_("duration, ms"), "duration_ms"),
+        (_("task id"), "task_id"),
+        (_("error code"), "error_code"),
+        (_("result URL"), "result_url"),
+    )
+
+    def tools(self, request: HttpRequest) -> list[dict]:
+        tools = super().tools(request)
+        if has_perms(request, ["generations.view_generation"]):
+            tools.insert(
+                0, {"url": "failures/", "label": _("Failures, last 24 hours"), "keep_filters": False}
+            )
+        return tools
+
+    @admin.display(description=_("user"), ordering="user_id")
+    def user_link(self, obj: Generation) -> str:
+        return user_link(obj.user)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -98,16 +128,6 @@ class GenerationAdmin(admin.ModelAdmin):
             condition |= Q(prompt__icontains=term)
         return queryset.filter(condition), False
 
-    def get_urls(self):
-        custom = [
-            path(
-                "failures/",
-                self.admin_site.admin_view(self.failures_view),
-                name="generations_generation_failures",
-            )
-        ]
-        return custom + super().get_urls()
-
     def failures_view(self, request: HttpRequest):
         """Failed and timed-out jobs of the last 24 hours by model and error code, each linking to its jobs."""
         since = timezone.now() - selectors.FAILURE_WINDOW
@@ -123,7 +143,7 @@ class GenerationAdmin(admin.ModelAdmin):
             rows.append({**row, "url": f"{changelist}?{urlencode(query)}"})
         context = {
             **self.admin_site.each_context(request),
-            "title": "Failures in the last 24 hours by model and error code",
+            "title": gettext("Failures in the last 24 hours by model and error code"),
             "opts": self.model._meta,
             "rows": rows,
             "since": since,
@@ -131,7 +151,9 @@ class GenerationAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/generations/generation/failures.html", context)
 
-    @admin.action(description="Cancel selected jobs in flight (releases their holds)")
+    @admin.action(
+        description=_("Cancel selected jobs in flight (releases their holds)"), permissions=("change",)
+    )
     def cancel_in_flight(self, request: HttpRequest, queryset: QuerySet):
         canceled = 0
         for generation_id in queryset.filter(status__in=IN_FLIGHT_STATUSES).values_list("pk", flat=True):
@@ -143,36 +165,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 messages.warning(request, f"#{generation_id}: {exc.message}")
             else:
                 canceled += 1
-        messages.success(request, f"Canceled {canceled} jobs.")
-
-    @admin.action(description="Export selected jobs as CSV")
-    def export_csv(self, request: HttpRequest, queryset: QuerySet):
-        columns = [
-            ("id", "id"),
-            ("created_at", "created_at"),
-            ("completed_at", "completed_at"),
-            ("user_id", "user_id"),
-            ("user_telegram_id", "user__telegram_id"),
-            ("model", "model__code"),
-            ("status", "status"),
-            ("cost", "cost"),
-            ("currency", "currency"),
-            ("is_free", "is_free"),
-            ("duration_ms", "duration_ms"),
-            ("task_id", "task_id"),
-            ("error_code", "error_code"),
-            ("result_url", "result_url"),
-        ]
-        rows = (
-            queryset.order_by("-pk")
-            .values_list(*[source for _, source in columns])
-            .iterator(chunk_size=CSV_EXPORT_CHUNK)
-        )
-        response = StreamingHttpResponse(
-            csv_stream([name for name, _ in columns], rows), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = 'attachment; filename="generations.csv"'
-        return response
+        messages.success(request, gettext("Canceled %(count)d jobs.") % {"count": canceled})
 
 
 class NewestItemsFormSet(BaseInlineFormSet):
@@ -204,7 +197,7 @@ class ProjectItemInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(UserRefSearchMixin, admin.ModelAdmin):
+class ProjectAdmin(UserRefSearchMixin, BigTableAdmin):
     list_display = ("id", "name", "user", "items_count", "last_item_at", "created_at")
     list_select_related = ("user",)
     list_filter = ("created_at",)
@@ -213,32 +206,24 @@ class ProjectAdmin(UserRefSearchMixin, admin.ModelAdmin):
     raw_id_fields = ("user",)
     readonly_fields = ("items_count", "last_item_at", "created_at")
     inlines = (ProjectItemInline,)
-    show_full_result_count = False
-    ordering = ("-id",)
 
 
 @admin.register(ProjectItem)
-class ProjectItemAdmin(admin.ModelAdmin):
+class ProjectItemAdmin(BigTableAdmin):
     list_display = ("id", "project", "generation", "model_code", "status", "created_at")
     list_select_related = ("project",)
     list_filter = ("status",)
     raw_id_fields = ("project", "generation")
     readonly_fields = ("created_at",)
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    ordering = ("-id",)
 
 
 @admin.register(ProviderLog)
-class ProviderLogAdmin(UserRefSearchMixin, admin.ModelAdmin):
+class ProviderLogAdmin(UserRefSearchMixin, BigTableAdmin):
     list_display = ("id", "created_at", "user", "model_code", "duration_ms", "error_message_short")
     list_select_related = ("user",)
     list_filter = ("created_at",)
     search_fields = ("=model_code",)
-    search_help_text = "A Telegram id, device:<id> or ext:<id>, or an exact model code."
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    ordering = ("-id",)
+    search_help_text = _("A Telegram id, device:<id> or ext:<id>, or an exact model code.")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -246,13 +231,13 @@ class ProviderLogAdmin(UserRefSearchMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error_message_short(self, obj: ProviderLog) -> str:
         return obj.error_message[:80]
 
 
 @admin.register(UsageDaily)
-class UsageDailyAdmin(admin.ModelAdmin):
+class UsageDailyAdmin(ReadOnlyBigTableAdmin):
     list_display = (
         "day",
         "model",
@@ -269,13 +254,23 @@ class UsageDailyAdmin(admin.ModelAdmin):
     list_select_related = ("model",)
     list_filter = ("model", "day")
     ordering = ("-day", "model")
-    show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+# --- The user card's jobs (accounts.card) ------------------------------------------------------
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+
+def _generations_section(user: EndUser) -> dict:
+    return {
+        "generations": selectors.generations_newest_for_user(user=user, limit=CARD_ROWS),
+        "all_url": f"{reverse('admin:generations_generation_changelist')}?user={user.pk}",
+        "wide": True,
+    }
+
+
+register_user_card_section(
+    CardSection(
+        "generations", _("Newest generations"), "admin/generations/card/generations.html",
+        "generations.view_generation", _generations_section, order=40,
+    )
+)  # fmt: skip
+register_user_list_facts("generations", selectors.last_generation_at_for_users)

@@ -10,3 +10,4 @@ class GenerationsConfig(AppConfig):
         from generations import handlers
 
         events.subscribe(events.EndUsersMerged, handlers.on_end_users_merged)
+        events.subscribe(events.EndUserAnonymized, handlers.on_end_user_anonymized)

@@ -91,6 +91,7 @@ class Generation(models.Model):
 
     class Meta:
         db_table = "generations_generation"
+        permissions = [("export_generation", "Can export generations")]
         constraints = [
             models.CheckConstraint(name="generation_cost_not_negative", condition=Q(cost__gte=0)),
             models.CheckConstraint(

@@ -1,9 +1,11 @@
 """Reads of the generations app."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import EndUser
@@ -135,3 +137,19 @@ def provider_logs_recent() -> QuerySet[ProviderLog]:
 
 def usage_daily_for_days(*, since: datetime, until: datetime) -> QuerySet[UsageDaily]:
     return UsageDaily.objects.select_related("model").filter(day__gte=since, day__lt=until).order_by("day")
+
+
+def generations_newest_for_user(*, user: EndUser, limit: int) -> list[Generation]:
+    """The user card's newest jobs, by the (user, id) index."""
+    return list(Generation.objects.filter(user=user).select_related("model").order_by("-pk")[:limit])
+
+
+def last_generation_at_for_users(users: Sequence[EndUser]) -> dict[int, dict[str, Any]]:
+    """When each user of a page last started a job: one probe of (user, id) per user, one query."""
+    newest = Generation.objects.filter(user_id=OuterRef("pk")).order_by("-pk").values("created_at")[:1]
+    rows = (
+        EndUser.objects.filter(pk__in=[user.pk for user in users])
+        .annotate(last=Subquery(newest))
+        .values_list("pk", "last")
+    )
+    return {user_id: {"last_activity": last} for user_id, last in rows if last is not None}

@@ -387,6 +387,12 @@ def generations_user_merge(*, source: EndUser, target: EndUser) -> None:
     ProviderLog.objects.filter(user=source).update(user=target)
 
 
+def generations_user_forget(*, user: EndUser) -> None:
+    """The person asked to be forgotten: their prompts go; the jobs, costs and results' status stay."""
+    Generation.objects.filter(user=user).exclude(prompt="").update(prompt="")
+    ProviderLog.objects.filter(user=user).exclude(prompt="").update(prompt="")
+
+
 # --- Projects --------------------------------------------------------------------------------
 
 

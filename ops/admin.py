@@ -3,19 +3,24 @@
 import json
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
-from config.admin_utils import CappedCountPaginator
+from core.admin_toolkit import CappedCountPaginator, GuardedAdmin
 from ops import charts, selectors
 from ops.models import DbSizeReport, DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
 
 MB = 1024 * 1024
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the system: operators look, and never edit or add."""
+class ReadOnlyAdmin(GuardedAdmin):
+    """Records written by the system: operators look, and never edit or add (retention deletes them)."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -40,16 +45,16 @@ class DebugLogAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
 
-    @admin.display(description="level", ordering="level")
+    @admin.display(description=_("level"), ordering="level")
     def level_badge(self, entry: DebugLog) -> str:
         colour = {30: "#e0a800", 40: "#ba2121", 50: "#ba2121"}.get(entry.level, "#666")
         return format_html('<b style="color:{}">{}</b>', colour, entry.get_level_display().upper())
 
-    @admin.display(description="message")
+    @admin.display(description=_("message"))
     def short_message(self, entry: DebugLog) -> str:
         return entry.message[:160]
 
-    @admin.display(description="context")
+    @admin.display(description=_("context"))
     def context_pretty(self, entry: DebugLog) -> str:
         return format_html("<pre>{}</pre>", json.dumps(entry.context, indent=2, ensure_ascii=False))
 
@@ -72,7 +77,7 @@ class RetentionRunAdmin(ReadOnlyAdmin):
     list_per_page = 100
     show_full_result_count = False
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def short_error(self, run: RetentionRun) -> str:
         return run.error[:120]
 
@@ -86,7 +91,7 @@ class LedgerCheckRunAdmin(ReadOnlyAdmin):
     ordering = ("-started_at", "-id")
     show_full_result_count = False
 
-    @admin.display(description="output")
+    @admin.display(description=_("output"))
     def output_pre(self, run: LedgerCheckRun) -> str:
         return format_html("<pre>{}</pre>", run.output)
 
@@ -99,7 +104,7 @@ class DbSizeSnapshotAdmin(ReadOnlyAdmin):
     ordering = ("-taken_on",)
     show_full_result_count = False
 
-    @admin.display(description="database (MB)", ordering="database_bytes")
+    @admin.display(description=_("database (MB)"), ordering="database_bytes")
     def database_mb(self, snapshot: DbSizeSnapshot) -> str:
         return f"{snapshot.database_bytes / MB:,.1f}"
 
@@ -112,10 +117,12 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
         return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         report = selectors.db_size_report()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Database size",
+            "title": gettext("Database size"),
             "opts": self.model._meta,
             "report": report,
             "database_mb": report.database_bytes / MB,
@@ -127,7 +134,7 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
                 value=report.database_bytes, maximum=report.budget_bytes, label="database size against budget"
             ),
             "growth_chart": charts.line_svg(
-                [size / MB for _, size in report.snapshots], label="database size per day (MB)"
+                [size / MB for _day, size in report.snapshots], label="database size per day (MB)"
             ),
             "tables": [
                 {
@@ -143,6 +150,32 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
             ],
         }
         return TemplateResponse(request, "admin/ops/db_size.html", context)
+
+
+# --- django-celery-beat: its actions need the change permission, like editing a schedule does ---------
+
+admin.site.unregister(PeriodicTask)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(GuardedAdmin, BeatPeriodicTaskAdmin):
+    """Disabling the holds-expiry or timeout schedule breaks a money invariant: view-only may not."""
+
+    @admin.action(description=BeatPeriodicTaskAdmin.enable_tasks.short_description, permissions=("change",))
+    def enable_tasks(self, request, queryset):
+        return super().enable_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.disable_tasks.short_description, permissions=("change",))
+    def disable_tasks(self, request, queryset):
+        return super().disable_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.toggle_tasks.short_description, permissions=("change",))
+    def toggle_tasks(self, request, queryset):
+        return super().toggle_tasks(request, queryset)
+
+    @admin.action(description=BeatPeriodicTaskAdmin.run_tasks.short_description, permissions=("change",))
+    def run_tasks(self, request, queryset):
+        return super().run_tasks(request, queryset)
 
 
 # The operator dashboard is the admin index: the site's app list stays below the panels.

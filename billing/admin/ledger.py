@@ -1,57 +1,56 @@
-"""Balances (accounts) with manual adjustments, and the read-only ledger."""
+"""Balances (accounts) with manual adjustments, and the read-only ledger with totals and export."""
 
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
 from billing import services
-from billing.admin.common import (
-    FORM_TEMPLATE,
-    AccountIdFilter,
-    CsvExportMixin,
-    CurrencyFilter,
-    ReadOnlyAdmin,
-    _user_link,
-)
-from billing.models import (
-    ONCE_PER_REFERENCE_TYPES,
-    Account,
-    EntryType,
-    Hold,
-    LedgerEntry,
-)
-from config.admin_utils import CappedCountPaginator
+from billing.admin.common import AccountIdFilter, CurrencyFilter
+from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
 from config.errors import DomainError
+from core.admin_toolkit import (
+    FORM_TEMPLATE,
+    BigTableAdmin,
+    CustomView,
+    DateRangeFilter,
+    ExportMixin,
+    HiddenIdFilter,
+    ReadOnlyBigTableAdmin,
+    TotalsMixin,
+    user_link,
+)
 
 # --- Accounts (balances) and manual adjustments -----------------------------------------------
 
 
 class AdjustmentForm(forms.Form):
     amount = forms.DecimalField(
+        label=_("amount"),
         max_digits=14,
         decimal_places=2,
-        help_text="Positive credits the user, negative debits (never below the available balance).",
+        help_text=_("Positive credits the user, negative debits (never below the available balance)."),
     )
-    reason = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"size": 80}))
+    reason = forms.CharField(label=_("reason"), max_length=255, widget=forms.TextInput(attrs={"size": 80}))
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
         if amount == 0:
-            raise forms.ValidationError("An adjustment of zero changes nothing.")
+            raise forms.ValidationError(_("An adjustment of zero changes nothing."))
         return amount
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(BigTableAdmin):
     list_display = (
         "id",
         "owner_link",
@@ -65,14 +64,13 @@ class AccountAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     list_filter = ("kind", CurrencyFilter)
     search_fields = ("owner__telegram_id",)
-    search_help_text = "A Telegram id, device:<id> or ext:<id>."
+    search_help_text = _("A Telegram id, device:<id> or ext:<id>.")
     fields = ("owner", "kind", "currency", "balance", "held", "created_at")
     readonly_fields = fields
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 50
-    ordering = ("-id",)
     actions = ("adjust_selected",)
+    custom_views = (
+        CustomView("<int:account_id>/adjust/", "adjust_view", "adjust", ("billing.change_account",)),
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -87,51 +85,44 @@ class AccountAdmin(admin.ModelAdmin):
         user_ids = end_user_ids_for_ref(ref=term)
         return queryset.filter(owner_id__in=user_ids or []), False
 
-    @admin.display(description="user", ordering="owner_id")
+    @admin.display(description=_("user"), ordering="owner_id")
     def owner_link(self, obj: Account) -> str:
-        return _user_link(obj.owner) if obj.owner_id else f"system: {obj.get_kind_display()}"
+        return user_link(obj.owner) if obj.owner_id else f"{gettext('system')}: {obj.get_kind_display()}"
 
-    @admin.display(description="balance")
+    @admin.display(description=_("balance"))
     def balance_shown(self, obj: Account):
         # System accounts are never updated per movement; their balance is derived from the ledger.
-        return obj.balance if obj.kind == Account.Kind.USER else "derived"
+        return obj.balance if obj.kind == Account.Kind.USER else gettext("derived")
 
-    @admin.display(description="available")
+    @admin.display(description=_("available"))
     def available_shown(self, obj: Account):
         return obj.available if obj.kind == Account.Kind.USER else "—"
 
-    @admin.display(description="ledger")
+    @admin.display(description=_("ledger"))
     def ledger(self, obj: Account) -> str:
         links = format_html(
-            '<a href="{}?account={}">entries</a>', reverse("admin:billing_ledgerentry_changelist"), obj.pk
+            '<a href="{}?account={}">{}</a>',
+            reverse("admin:billing_ledgerentry_changelist"),
+            obj.pk,
+            gettext("entries"),
         )
         if obj.kind == Account.Kind.USER:
             links += format_html(
-                ' · <a href="{}">adjust</a>', reverse("admin:billing_account_adjust", args=[obj.pk])
+                ' · <a href="{}">{}</a>',
+                reverse("admin:billing_account_adjust", args=[obj.pk]),
+                gettext("adjust"),
             )
         return links
 
-    def get_urls(self):
-        custom = [
-            path(
-                "<int:account_id>/adjust/",
-                self.admin_site.admin_view(self.adjust_view),
-                name="billing_account_adjust",
-            )
-        ]
-        return custom + super().get_urls()
-
-    @admin.action(description="Adjust the balance of the selected account")
+    @admin.action(description=_("Adjust the balance of the selected account"), permissions=("change",))
     def adjust_selected(self, request: HttpRequest, queryset: QuerySet):
         accounts = list(queryset.filter(kind=Account.Kind.USER).values_list("pk", flat=True)[:2])
         if len(accounts) != 1:
-            messages.error(request, "Select exactly one user account to adjust.")
+            messages.error(request, gettext("Select exactly one user account to adjust."))
             return None
         return HttpResponseRedirect(reverse("admin:billing_account_adjust", args=[accounts[0]]))
 
     def adjust_view(self, request: HttpRequest, account_id: int):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
         account = get_object_or_404(
             Account.objects.select_related("owner"), pk=account_id, kind=Account.Kind.USER
         )
@@ -146,23 +137,30 @@ class AccountAdmin(admin.ModelAdmin):
                     operator=request.user,
                 )
             except DomainError as exc:
-                form.add_error(None, exc.message)
+                form.add_error("amount" if "amount" in exc.details else None, exc.message)
             else:
                 messages.success(
-                    request, f"Adjusted {account.owner.display_ref} by {entry.amount} {entry.currency}."
+                    request,
+                    gettext("Adjusted %(user)s by %(amount)s %(currency)s.")
+                    % {"user": account.owner.display_ref, "amount": entry.amount, "currency": entry.currency},
                 )
-                return HttpResponseRedirect(
-                    f"{reverse('admin:billing_ledgerentry_changelist')}?account={account.pk}"
-                )
+                return HttpResponseRedirect(reverse("admin:accounts_enduser_change", args=[account.owner_id]))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Adjust {account.owner.display_ref}: {account.balance} {account.currency} "
-            f"(available {account.available})",
-            "intro": "Written to the ledger as an `adjustment` entry with you as the operator and the reason.",
+            "title": gettext("Adjust %(user)s: %(balance)s %(currency)s (available %(available)s)")
+            % {
+                "user": account.owner.display_ref,
+                "balance": account.balance,
+                "currency": account.currency,
+                "available": account.available,
+            },
+            "intro": gettext(
+                "Written to the ledger as an adjustment entry with you as the operator and the reason."
+            ),
             "form": form,
-            "submit_label": "Write adjustment",
-            "back_url": reverse("admin:billing_account_changelist"),
-            "back_label": "Accounts",
+            "submit_label": gettext("Write adjustment"),
+            "back_url": reverse("admin:accounts_enduser_change", args=[account.owner_id]),
+            "back_label": account.owner.display_ref,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, FORM_TEMPLATE, context)
@@ -171,8 +169,16 @@ class AccountAdmin(admin.ModelAdmin):
 # --- Ledger ------------------------------------------------------------------------------------
 
 
+class AccountOwnerFilter(HiddenIdFilter):
+    """All of one user's entries, every currency (the user card's link)."""
+
+    title = _("user")
+    parameter_name = "user"
+    field = "account__owner_id"
+
+
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
+class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
     list_display = (
         "id",
         "created_at",
@@ -186,24 +192,31 @@ class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
         "operator",
     )
     list_select_related = ("account__owner", "operator")
-    list_filter = (AccountIdFilter, "type", CurrencyFilter, "created_at")
+    list_filter = (
+        AccountIdFilter,
+        AccountOwnerFilter,
+        "type",
+        CurrencyFilter,
+        ("created_at", DateRangeFilter),
+    )
     search_fields = ("reference",)
-    search_help_text = (
+    search_help_text = _(
         "A Telegram id, device:<id> or ext:<id> (the user's entries), an entry id or an exact reference."
     )
-    csv_filename = "ledger"
-    csv_columns = (
-        ("id", "id"),
-        ("created_at", "created_at"),
-        ("type", "type"),
-        ("user_id", "account__owner_id"),
-        ("telegram_id", "account__owner__telegram_id"),
-        ("amount", "amount"),
-        ("balance_after", "balance_after"),
-        ("currency", "currency"),
-        ("reference", "reference"),
-        ("description", "description"),
-        ("operator", "operator__username"),
+    export_filename = "ledger"
+    export_permission = "billing.export_ledgerentry"
+    export_columns = (
+        (_("id"), "id"),
+        (_("created at"), "created_at"),
+        (_("type"), "type"),
+        (_("user id"), "account__owner_id"),
+        (_("Telegram id"), "account__owner__telegram_id"),
+        (_("amount"), "amount"),
+        (_("balance after"), "balance_after"),
+        (_("currency"), "currency"),
+        (_("reference"), "reference"),
+        (_("description"), "description"),
+        (_("operator"), "operator__username"),
     )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -233,9 +246,9 @@ class LedgerEntryAdmin(CsvExportMixin, ReadOnlyAdmin):
             condition |= Q(pk=int(term))
         return queryset.filter(condition), False
 
-    @admin.display(description="user")
+    @admin.display(description=_("user"))
     def user(self, obj: LedgerEntry) -> str:
-        return _user_link(obj.account.owner)
+        return user_link(obj.account.owner)
 
-    def csv_row(self, row: tuple) -> tuple:
+    def export_row(self, row: tuple) -> tuple:
         return (*row[:2], EntryType(row[2]).label, *row[3:])

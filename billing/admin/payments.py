@@ -3,26 +3,23 @@
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
-from billing.admin.common import (
-    CsvExportMixin,
-    CurrencyFilter,
-    ReadOnlyAdmin,
-    _user_link,
+from billing.admin.common import CurrencyFilter
+from billing.models import Hold, Payment, ProviderEvent, ReferralReward
+from core.admin_toolkit import (
+    DateRangeFilter,
+    ExportMixin,
+    ReadOnlyBigTableAdmin,
+    TotalsMixin,
+    UserIdFilter,
+    user_link,
 )
-from billing.models import (
-    Hold,
-    Payment,
-    ProviderEvent,
-    ReferralReward,
-)
-
-# --- Holds, payments, provider events, referral rewards ---------------------------------------
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyAdmin):
+class HoldAdmin(ReadOnlyBigTableAdmin):
     list_display = (
         "id",
         "created_at",
@@ -36,19 +33,19 @@ class HoldAdmin(ReadOnlyAdmin):
     list_select_related = ("account__owner",)
     list_filter = ("status", "created_at")
     search_fields = ("reference",)
-    search_help_text = "An exact reference (e.g. generation:42)."
+    search_help_text = _("An exact reference (e.g. generation:42).")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
         return (queryset.filter(reference=term), False) if term else (queryset, False)
 
-    @admin.display(description="user")
+    @admin.display(description=_("user"))
     def user(self, obj: Hold) -> str:
-        return _user_link(obj.account.owner)
+        return user_link(obj.account.owner)
 
 
 @admin.register(Payment)
-class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
+class PaymentAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
     list_display = (
         "id",
         "created_at",
@@ -61,21 +58,22 @@ class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
         "resolved_at",
     )
     list_select_related = ("user",)
-    list_filter = ("provider", "status", CurrencyFilter, "created_at")
+    list_filter = (UserIdFilter, "provider", "status", CurrencyFilter, ("created_at", DateRangeFilter))
     search_fields = ("provider_payment_id",)
-    search_help_text = "A Telegram id, device:<id> or ext:<id>, a payment id or a provider payment id."
-    csv_filename = "payments"
-    csv_columns = (
-        ("id", "id"),
-        ("created_at", "created_at"),
-        ("user_id", "user_id"),
-        ("telegram_id", "user__telegram_id"),
-        ("provider", "provider"),
-        ("provider_payment_id", "provider_payment_id"),
-        ("status", "status"),
-        ("amount", "amount"),
-        ("currency", "currency"),
-        ("resolved_at", "resolved_at"),
+    search_help_text = _("A Telegram id, device:<id> or ext:<id>, a payment id or a provider payment id.")
+    export_filename = "payments"
+    export_permission = "billing.export_payment"
+    export_columns = (
+        (_("id"), "id"),
+        (_("created at"), "created_at"),
+        (_("user id"), "user_id"),
+        (_("Telegram id"), "user__telegram_id"),
+        (_("provider"), "provider"),
+        (_("provider payment id"), "provider_payment_id"),
+        (_("status"), "status"),
+        (_("amount"), "amount"),
+        (_("currency"), "currency"),
+        (_("resolved at"), "resolved_at"),
     )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -93,13 +91,13 @@ class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
             condition |= Q(pk=int(term))
         return queryset.filter(condition), False
 
-    @admin.display(description="user", ordering="user_id")
+    @admin.display(description=_("user"), ordering="user_id")
     def user_link(self, obj: Payment) -> str:
-        return _user_link(obj.user)
+        return user_link(obj.user)
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(ReadOnlyAdmin):
+class ProviderEventAdmin(ReadOnlyBigTableAdmin):
     list_display = (
         "id",
         "received_at",
@@ -112,7 +110,7 @@ class ProviderEventAdmin(ReadOnlyAdmin):
     )
     list_filter = ("provider", "outcome", "received_at")
     search_fields = ("provider_payment_id",)
-    search_help_text = "An exact provider payment id."
+    search_help_text = _("An exact provider payment id.")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip()
@@ -120,7 +118,7 @@ class ProviderEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReferralReward)
-class ReferralRewardAdmin(ReadOnlyAdmin):
+class ReferralRewardAdmin(ReadOnlyBigTableAdmin):
     list_display = ("id", "created_at", "referrer", "referred", "payment_id", "amount", "currency")
     list_select_related = ("referrer", "referred")
     list_filter = (CurrencyFilter, "created_at")

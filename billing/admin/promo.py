@@ -5,27 +5,32 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from accounts.models import EndUser
 from billing import services
-from billing.admin.common import (
-    FORM_TEMPLATE,
-    CsvExportMixin,
-    CurrencyFilter,
-    HiddenIdFilter,
-    ReadOnlyAdmin,
-)
+from billing.admin.common import CurrencyFilter
 from billing.models import (
     PromoCode,
     PromoRedemption,
 )
 from billing.services.promo import MAX_BATCH, promo_code_normalize
-from config.admin_utils import CappedCountPaginator
 from config.errors import DomainError
+from core.admin_toolkit import (
+    FORM_TEMPLATE,
+    BigTableAdmin,
+    CustomView,
+    ExportMixin,
+    HiddenIdFilter,
+    ReadOnlyBigTableAdmin,
+    UserIdFilter,
+)
 
 # --- Promo codes -------------------------------------------------------------------------------
 
@@ -75,7 +80,7 @@ class PromoBatchFilter(HiddenIdFilter):
 
 
 @admin.register(PromoCode)
-class PromoCodeAdmin(CsvExportMixin, admin.ModelAdmin):
+class PromoCodeAdmin(ExportMixin, BigTableAdmin):
     form = PromoCodeForm
     list_display = (
         "code",
@@ -91,55 +96,44 @@ class PromoCodeAdmin(CsvExportMixin, admin.ModelAdmin):
     list_filter = (PromoBatchFilter, "is_active", CurrencyFilter, "created_at")
     search_fields = ("code", "batch")
     readonly_fields = ("used_count", "created_at", "created_by")
-    show_full_result_count = False
-    paginator = CappedCountPaginator
     list_per_page = 100
-    ordering = ("-id",)
     actions = ("deactivate",)
-    csv_filename = "promo-codes"
-    csv_columns = (
-        ("code", "code"),
-        ("amount", "amount"),
-        ("currency", "currency"),
-        ("expires_at", "expires_at"),
-        ("max_uses", "max_uses"),
-        ("used_count", "used_count"),
-        ("is_active", "is_active"),
-        ("batch", "batch"),
-        ("created_at", "created_at"),
+    custom_views = (CustomView("generate/", "generate_view", "generate", ("billing.add_promocode",)),)
+    export_filename = "promo-codes"
+    export_permission = "billing.export_promocode"
+    export_columns = (
+        (_("code"), "code"),
+        (_("amount"), "amount"),
+        (_("currency"), "currency"),
+        (_("expires at"), "expires_at"),
+        (_("max uses"), "max_uses"),
+        (_("used"), "used_count"),
+        (_("active"), "is_active"),
+        (_("batch"), "batch"),
+        (_("created at"), "created_at"),
     )
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Redemptions point at codes; deactivate instead.
         return False
 
-    def extra_tools(self, request: HttpRequest) -> list[dict]:
-        return [
-            *super().extra_tools(request),
-            {"url": "generate/", "label": "Generate a batch", "keep_filters": False},
-        ]
-
-    def get_urls(self):
-        custom = [
-            path(
-                "generate/", self.admin_site.admin_view(self.generate_view), name="billing_promocode_generate"
-            )
-        ]
-        return custom + super().get_urls()
+    def tools(self, request: HttpRequest) -> list[dict]:
+        tools = super().tools(request)
+        if self.has_add_permission(request):
+            tools.append({"url": "generate/", "label": _("Generate a batch"), "keep_filters": False})
+        return tools
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Deactivate the selected codes")
+    @admin.action(description=_("Deactivate the selected codes"), permissions=("change",))
     def deactivate(self, request: HttpRequest, queryset: QuerySet):
         updated = services.promo_codes_deactivate(promo_ids=list(queryset.values_list("pk", flat=True)))
-        messages.success(request, f"Deactivated {updated} codes.")
+        messages.success(request, gettext("Deactivated %(count)d codes.") % {"count": updated})
 
     def generate_view(self, request: HttpRequest):
-        if not self.has_add_permission(request):
-            raise PermissionDenied
         form = PromoBatchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -176,9 +170,46 @@ class PromoCodeAdmin(CsvExportMixin, admin.ModelAdmin):
         return TemplateResponse(request, FORM_TEMPLATE, context)
 
 
+class PromoGrantForm(forms.Form):
+    code = forms.CharField(label=_("promo code"), max_length=64)
+
+
 @admin.register(PromoRedemption)
-class PromoRedemptionAdmin(ReadOnlyAdmin):
+class PromoRedemptionAdmin(ReadOnlyBigTableAdmin):
     list_display = ("id", "created_at", "promo", "user", "amount")
     list_select_related = ("promo", "user")
-    list_filter = ("created_at",)
+    list_filter = (UserIdFilter, "created_at")
+    custom_views = (
+        CustomView("grant/<int:user_id>/", "grant_view", "grant", ("billing.add_promoredemption",)),
+    )
+
+    def grant_view(self, request: HttpRequest, user_id: int):
+        """Redeems a code for the user, as the bot would: the same service, limits and once-per-user rule."""
+        user = get_object_or_404(EndUser, pk=user_id)
+        card_url = reverse("admin:accounts_enduser_change", args=[user.pk])
+        form = PromoGrantForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                entry = services.promo_code_redeem(user=user, code=form.cleaned_data["code"])
+            except DomainError as exc:
+                form.add_error("code", exc.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Granted %(amount)s %(currency)s to %(user)s.")
+                    % {"amount": entry.amount, "currency": entry.currency, "user": user.display_ref},
+                )
+                return HttpResponseRedirect(card_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Grant a promo code to %(user)s") % {"user": user.display_ref},
+            "intro": gettext("The code is redeemed for the user: its amount, expiry and use limits apply."),
+            "form": form,
+            "submit_label": gettext("Grant"),
+            "back_url": card_url,
+            "back_label": user.display_ref,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, FORM_TEMPLATE, context)
+
     search_fields = ("promo__code",)

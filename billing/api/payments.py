@@ -2,7 +2,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from accounts.selectors import end_user_get
+from accounts.selectors import end_user_get, end_user_get_active
 from billing import presenters, selectors, services
 from billing.api.docs import idempotency_key_doc
 from billing.idempotency import idempotency_key_of, idempotent_call
@@ -26,7 +26,7 @@ def payment_create(request: HttpRequest, user: str, payload: PaymentCreateIn):
 
     def handler() -> Status:
         payment = services.payment_create(
-            user=end_user_get(ref=user),
+            user=end_user_get_active(ref=user),
             amount=payload.amount,
             currency=payload.currency or settings.DEFAULT_CURRENCY,
             provider=payload.provider,

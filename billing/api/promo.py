@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from accounts.selectors import end_user_get
+from accounts.selectors import end_user_get_active
 from billing import selectors, services
 from billing.api.docs import idempotency_key_doc
 from billing.idempotency import idempotent_call
@@ -20,7 +20,7 @@ def promo_code_redeem(request: HttpRequest, user: str, payload: PromoRedeemIn):
     """404 unknown code, 410 expired, 409 already redeemed by this user or used up."""
 
     def handler() -> Status:
-        end_user = end_user_get(ref=user)
+        end_user = end_user_get_active(ref=user)
         entry = services.promo_code_redeem(user=end_user, code=payload.code)
         return Status(
             200,

@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from accounts.selectors import end_user_get
+from accounts.selectors import end_user_get, end_user_get_active
 from billing import presenters, selectors, services
 from billing.api.docs import idempotency_key_doc
 from billing.idempotency import idempotent_call
@@ -31,7 +31,7 @@ def subscription_purchase(request: HttpRequest, user: str, payload: Subscription
 
     def handler() -> Status:
         subscription = services.subscription_purchase(
-            user=end_user_get(ref=user), plan_code=payload.plan, auto_renew=payload.auto_renew
+            user=end_user_get_active(ref=user), plan_code=payload.plan, auto_renew=payload.auto_renew
         )
         return Status(201, presenters.subscription_out(subscription))
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import EndUser, Operator
 from billing.errors import BillingError, InsufficientFunds
@@ -152,8 +153,19 @@ def welcome_bonus_grant(*, user: EndUser) -> LedgerEntry | None:
 def balance_adjust(
     *, user: EndUser, amount: Decimal, currency: str, reason: str, operator: Operator
 ) -> LedgerEntry:
-    """A manual correction by an operator, written as an `adjustment` entry carrying who and why."""
+    """A manual correction by an operator, written as an `adjustment` entry carrying who and why.
+
+    Support may move at most SUPPORT_ADJUSTMENT_LIMIT per adjustment (either sign); larger ones need
+    the permission billing.adjust_above_limit (Finance, Administrator).
+    """
     currency_validate(currency)
+    limit = settings.SUPPORT_ADJUSTMENT_LIMIT
+    if abs(amount) > limit and not operator.has_perm("billing.adjust_above_limit"):
+        raise BillingError(
+            _("An adjustment above %(limit)s needs the Finance role.") % {"limit": limit},
+            code="forbidden",
+            details={"amount": f"at most {limit} without billing.adjust_above_limit"},
+        )
     if not reason.strip():
         raise BillingError(
             "An adjustment needs a reason.", code="validation_error", details={"reason": "required"}

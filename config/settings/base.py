@@ -201,6 +201,12 @@ WELCOME_BONUS_ANONYMOUS = Decimal(WELCOME_BONUS_ANONYMOUS)
 REFERRAL_REWARD_PERCENT = Decimal(REFERRAL_REWARD_PERCENT)
 TELEGRAM_STARS_RATE = Decimal(TELEGRAM_STARS_RATE)
 
+# --- Operators (the admin) ------------------------------------------------------------------
+# The largest balance adjustment (either sign) an operator without billing.adjust_above_limit may write.
+SUPPORT_ADJUSTMENT_LIMIT = Decimal(env.str("SUPPORT_ADJUSTMENT_LIMIT", default="1000.00"))
+# What turns a Telegram id, device:<id> or ext:<id> into user ids for every admin search (core imports no app).
+ADMIN_USER_REF_RESOLVER = "accounts.selectors.end_user_ids_for_ref"
+
 # --- Authentication throttling (accounts.auth) ---------------------------------------------
 # Wrong or revoked API keys per client IP, and failed admin logins per username and IP, in a window.
 AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]

@@ -43,7 +43,8 @@ def admin_client_logged_in(admin_user) -> Client:
     return client
 
 
-@pytest.mark.parametrize("query", ["", "?q=user1", "?q=10001", "?identity=telegram&referred=yes"])
+# "user0" matches rows at 1 and at 50 users (an empty page would skip the facts' queries).
+@pytest.mark.parametrize("query", ["", "?q=user0", "?q=10001", "?identity=telegram&referred=yes"])
 def test_end_user_changelist_queries_constant(admin_client_logged_in, query):
     referrer = make_users(1)[0]
     counts = []
@@ -59,9 +60,10 @@ def test_end_user_changelist_queries_constant(admin_client_logged_in, query):
 def test_end_user_changelist_pinned(admin_client_logged_in, django_assert_num_queries):
     for rows in (1, 50):
         make_users(rows)
-        # session, operator, page of users (with referrer joined), language filter choices,
-        # and no full COUNT of the table (show_full_result_count = False)
-        with django_assert_num_queries(5):
+        # session, operator, page of users, language filter choices, and no full COUNT of the table
+        # (show_full_result_count = False); then the page's facts: billing's accounts (available,
+        # spent, last entry) and plans, generations' and dialogs' last activity
+        with django_assert_num_queries(5 + 4):
             assert admin_client_logged_in.get("/admin/accounts/enduser/").status_code == 200
 
 

@@ -96,13 +96,14 @@ def make_plans(rows: int) -> None:
     Plan.objects.bulk_create([Plan(code=f"p{next(_ids)}", name="P") for _ in range(rows)])
 
 
-# session + operator + capped count + one page with its joins; the subscription changelist adds the
-# plan filter's choices, and the (small) plan table is counted exactly, filtered and in full.
+# session + operator + capped count + one page with its joins; the ledger and payments add their totals
+# line (one aggregate); the subscription changelist adds the plan filter's choices, and the (small) plan
+# table is counted exactly, filtered and in full.
 CHANGELISTS = [
     ("account", make_entries, 4),
-    ("ledgerentry", make_entries, 4),
+    ("ledgerentry", make_entries, 5),
     ("hold", make_holds, 4),
-    ("payment", make_payments, 4),
+    ("payment", make_payments, 5),
     ("providerevent", make_events, 4),
     ("referralreward", make_rewards, 4),
     ("promocode", make_promo_codes, 4),
@@ -234,8 +235,11 @@ def test_adjust_action_redirects_for_one_account(admin_client):
 
 
 def read_csv(response) -> list[list[str]]:
+    """As Russian Excel reads it: UTF-8 behind a BOM, columns split on ";"."""
     assert response.streaming
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    content = b"".join(response.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig")), delimiter=";"))
 
 
 def test_ledger_csv_export_streams_the_filtered_range(admin_client):
@@ -243,7 +247,7 @@ def test_ledger_csv_export_streams_the_filtered_range(admin_client):
     _stars(user, 25)
     response = admin_client.get("/admin/billing/ledgerentry/export/?type__exact=1")
     rows = read_csv(response)
-    assert rows[0][:3] == ["id", "created_at", "type"]
+    assert rows[0][:3] == ["id", "created at", "type"]
     assert [(row[2], row[5]) for row in rows[1:]] == [("topup", "25.00")]
 
 

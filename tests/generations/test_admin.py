@@ -102,7 +102,7 @@ def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_clie
     assert listed_ids(linked) == {jobs[0].pk, jobs[1].pk}
 
 
-def test_csv_export_streams_the_selected_jobs(staff_client):
+def test_csv_export_streams_the_filtered_jobs_for_excel(staff_client):
     model = model_create()
     user = user_funded("50.00")
     jobs = [
@@ -111,18 +111,27 @@ def test_csv_export_streams_the_selected_jobs(staff_client):
     ]
     services.generation_status_set(generation_id=jobs[0].pk, status="processing", task_id="=HYPERLINK(1)")
 
-    response = staff_client.post(
-        CHANGELIST,
-        {"action": "export_csv", "_selected_action": [job.pk for job in jobs[:2]], "select_across": "0"},
-    )
+    response = staff_client.get(f"{CHANGELIST}export/?user={user.pk}&status__exact=pending")
 
     assert response.status_code == 200
     assert response.streaming
-    lines = b"".join(response.streaming_content).decode().strip().splitlines()
-    assert lines[0].startswith("id,created_at,completed_at,user_id,user_telegram_id,model,status,cost")
-    assert [int(line.split(",")[0]) for line in lines[1:]] == [jobs[1].pk, jobs[0].pk]
-    assert f",{user.telegram_id},{model.code},pending,6.00," in lines[1]
-    assert ",'=HYPERLINK(1)," in lines[2]
+    content = b"".join(response.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Russian Excel reads Cyrillic right
+    lines = content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("id;created at;completed at;user id;Telegram id;model;status;cost")
+    assert [int(line.split(";")[0]) for line in lines[1:]] == [jobs[1].pk, jobs[2].pk]
+    assert f";{user.telegram_id};{model.code};pending;6.00;" in lines[1]
+
+
+def test_csv_export_neutralises_formulas(staff_client):
+    model = model_create()
+    user = user_funded("50.00")
+    job = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    services.generation_status_set(generation_id=job.pk, status="processing", task_id="=HYPERLINK(1)")
+
+    content = b"".join(staff_client.get(f"{CHANGELIST}export/?user={user.pk}").streaming_content)
+
+    assert ";'=HYPERLINK(1);" in content.decode("utf-8-sig")
 
 
 def test_cancel_action_releases_holds_through_the_service(staff_client):

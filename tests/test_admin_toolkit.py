@@ -1,11 +1,11 @@
-"""The admin pieces every app shares: the capped paginator and spreadsheet-safe CSV."""
+"""The admin toolkit: the capped paginator and spreadsheet-safe CSV that Russian Excel opens."""
 
 import csv
 
 import pytest
 
 from accounts.models import EndUser
-from config.admin_utils import CappedCountPaginator, csv_stream, spreadsheet_safe
+from core.admin_toolkit import CappedCountPaginator, csv_stream, spreadsheet_safe
 
 
 class SmallCapPaginator(CappedCountPaginator):
@@ -35,8 +35,12 @@ def test_other_cells_are_left_alone(cell):
     assert spreadsheet_safe(cell) == cell
 
 
-def test_csv_stream_yields_the_header_then_one_safe_line_per_row():
-    lines = list(csv_stream(["a", "b"], iter([(1, "=x"), (2, "y")])))
+def test_csv_stream_yields_the_header_then_one_safe_line_per_row_for_russian_excel():
+    lines = list(csv_stream(["имя", "b"], iter([(1, "=x"), (2, "Ёлка; ель")])))
 
     assert len(lines) == 3
-    assert list(csv.reader(lines)) == [["a", "b"], ["1", "'=x"], ["2", "y"]]
+    # Russian Excel needs the BOM to read UTF-8 and splits on ";", its list separator.
+    assert lines[0].startswith("\ufeff")
+    assert lines[0].encode("utf-8").startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader([lines[0].removeprefix("\ufeff"), *lines[1:]], delimiter=";"))
+    assert rows == [["имя", "b"], ["1", "'=x"], ["2", "Ёлка; ель"]]

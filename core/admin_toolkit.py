@@ -1,0 +1,393 @@
+"""The admin toolkit every app's admin uses; it imports no app.
+
+- `GuardedAdmin`: the base of every project admin. Every action declares `allowed_permissions`; posting
+  an action the operator may not run is a 403 and runs nothing. Custom views are declared in
+  `custom_views` with the permissions they need, so the role matrix test finds every one of them.
+- `ReadOnlyAdmin` (audit tables) and `BigTableAdmin` (capped counts, `-id` ordering, no full count).
+- `UserRefSearchMixin`: a Telegram id, `device:` or `ext:` in the search box finds the user's rows by
+  the (user, ...) index; the resolver is named by the setting `ADMIN_USER_REF_RESOLVER`.
+- `user_link`, `ExportMixin` (streamed CSV that Russian Excel opens: UTF-8 BOM, `;`), `DateRangeFilter`
+  and `TotalsMixin` (sums per currency of the filtered rows, one capped aggregate query).
+"""
+
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Sum
+from django.forms import DateField
+from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+# Text from bots or operators must not run as a formula when an export is opened in a spreadsheet.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Russian Excel reads a CSV as UTF-8 only with a BOM, and splits columns on ";" (its list separator).
+UTF8_BOM = "\ufeff"
+CSV_DELIMITER = ";"
+EXPORT_CHUNK = 2000
+TOOLS_TEMPLATE = "admin/core/change_list.html"
+FORM_TEMPLATE = "admin/core/form.html"
+STANDARD_URL_SUFFIXES = ("_changelist", "_add", "_history", "_delete", "_change", "_autocomplete")
+
+
+# --- Counting and paging -----------------------------------------------------------------------
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: an exact COUNT(*) over millions of rows would dominate every page load."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+
+# --- Permissions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomView:
+    """An admin view beside the standard ones: `route` under the model's admin URL, the method that
+    answers it, the URL name's suffix (`<app>_<model>_<name>`) and the permissions it needs."""
+
+    route: str
+    method: str
+    name: str
+    permissions: tuple[str, ...]
+
+
+def has_perms(request: HttpRequest, permissions: Sequence[str]) -> bool:
+    return request.user.is_active and request.user.has_perms(permissions)
+
+
+class GuardedAdmin(admin.ModelAdmin):
+    custom_views: tuple[CustomView, ...] = ()
+
+    def get_urls(self):
+        opts = self.model._meta
+        custom = [
+            path(
+                view.route,
+                self.admin_site.admin_view(self._guarded_view(view)),
+                name=f"{opts.app_label}_{opts.model_name}_{view.name}",
+            )
+            for view in self.custom_views
+        ]
+        return custom + super().get_urls()
+
+    def _guarded_view(self, view: CustomView) -> Callable:
+        method = getattr(self, view.method)
+
+        def guarded(request: HttpRequest, *args, **kwargs):
+            if not has_perms(request, view.permissions):
+                raise PermissionDenied
+            return method(request, *args, **kwargs)
+
+        guarded.__name__ = view.method
+        return guarded
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        # Django answers an action the operator may not run with "no action selected" (302); say 403
+        # instead, so a crafted POST is refused as what it is and nothing runs.
+        if request.method == "POST" and "action" in request.POST and "index" in request.POST:
+            name = request.POST["action"]
+            declared = {action_name for _, action_name, _ in self._get_base_actions()}
+            if name in declared and name not in self.get_actions(request):
+                raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
+class ReadOnlyAdmin(GuardedAdmin):
+    """Audit tables: viewable, never added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class BigTableAdmin(GuardedAdmin):
+    """Millions of rows: never count them all, newest first by the primary key."""
+
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    ordering = ("-id",)
+
+
+class ReadOnlyBigTableAdmin(ReadOnlyAdmin, BigTableAdmin):
+    pass
+
+
+# --- Users --------------------------------------------------------------------------------------
+
+
+def user_ids_for_ref(term: str) -> list[int] | None:
+    """The users a search term names by identity, or None when it names none (see the setting)."""
+    return import_string(settings.ADMIN_USER_REF_RESOLVER)(ref=term)
+
+
+class UserRefSearchMixin:
+    """A Telegram id, device: or ext: finds the user's rows by the (user, ...) index; other terms search as usual."""
+
+    user_ref_field = "user_id"
+    # True where no other column is indexed for search: any other term then finds nothing, never a scan.
+    user_ref_only = False
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        user_ids = user_ids_for_ref(term)
+        if user_ids is not None:
+            return queryset.filter(**{f"{self.user_ref_field}__in": user_ids}), False
+        if self.user_ref_only:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class HiddenIdFilter(admin.SimpleListFilter):
+    """A filter reached by links (e.g. "this account's ledger"), not shown in the sidebar."""
+
+    field = ""
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def has_output(self) -> bool:
+        return False
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(**{self.field: int(value)})
+
+
+class UserIdFilter(HiddenIdFilter):
+    """The user card's "all of them" links: this user's rows, by the (user, ...) index."""
+
+    title = _("user")
+    parameter_name = "user"
+    field = "user_id"
+
+
+def user_link(user) -> str:
+    if user is None:
+        return "—"
+    return format_html(
+        '<a href="{}">{}</a>', reverse("admin:accounts_enduser_change", args=[user.pk]), user.display_ref
+    )
+
+
+# --- Tools on the changelist ---------------------------------------------------------------------
+
+
+class ToolsMixin:
+    """Links above a changelist (`tools`), and the rows its filters and search select (`filtered_queryset`)."""
+
+    change_list_template = TOOLS_TEMPLATE
+
+    def tools(self, request: HttpRequest) -> list[dict]:
+        return []
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "admin_tools": self.tools(request)}
+        return super().changelist_view(request, extra_context)
+
+    def filtered_queryset(self, request: HttpRequest) -> QuerySet | None:
+        """The queryset the changelist shows (filters, search, date range), without paging; None if invalid."""
+        try:
+            return self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:
+            return None
+
+
+def spreadsheet_safe(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class _Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_stream(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """CSV lines for Excel, header first (after the BOM), one row at a time, every cell spreadsheet-safe."""
+    writer = csv.writer(_Echo(), delimiter=CSV_DELIMITER)
+    yield UTF8_BOM + writer.writerow([str(name) for name in header])
+    for row in rows:
+        yield writer.writerow([spreadsheet_safe(value) for value in row])
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence]) -> StreamingHttpResponse:
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingHttpResponse(
+        csv_stream(header, rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}-{stamp}.csv"'},
+    )
+
+
+class ExportMixin(ToolsMixin):
+    """ "Export CSV" of the changelist's current filters and search, streamed row by row.
+
+    Declare `export_permission` (e.g. "billing.export_ledgerentry") and `export_columns`: (header,
+    values_list path) pairs; `export_row` may turn stored values into what people read.
+    """
+
+    export_filename = "export"
+    export_permission = ""
+    export_columns: tuple[tuple[str, str], ...] = ()
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.export_permission and not any(view.name == "export" for view in cls.custom_views):
+            cls.custom_views = (
+                *cls.custom_views,
+                CustomView("export/", "export_view", "export", (cls.export_permission,)),
+            )
+
+    def tools(self, request: HttpRequest) -> list[dict]:
+        tools = super().tools(request)
+        if has_perms(request, [self.export_permission]):
+            tools.append({"url": "export/", "label": _("Export CSV (filtered)"), "keep_filters": True})
+        return tools
+
+    def export_view(self, request: HttpRequest):
+        queryset = self.filtered_queryset(request)
+        if queryset is None:
+            opts = self.model._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist") + "?e=1"
+            )
+        rows = (
+            queryset.order_by("pk")
+            .values_list(*(column for _, column in self.export_columns))
+            .iterator(chunk_size=EXPORT_CHUNK)
+        )
+        return csv_response(
+            self.export_filename, [header for header, _ in self.export_columns], map(self.export_row, rows)
+        )
+
+    def export_row(self, row: tuple) -> tuple:
+        return row
+
+
+class TotalsMixin:
+    """A totals line under the changelist: sums per currency of the filtered rows.
+
+    One aggregate query over at most CAP rows (like the capped counts): a selection larger than that
+    shows no totals (a partial sum would mislead) and asks for a narrower filter.
+    """
+
+    totals_field = "amount"
+    totals_cap = CappedCountPaginator.CAP
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context is not None and "cl" in context:
+            context["totals"] = self.totals_for(context["cl"].queryset)
+        return response
+
+    def totals_for(self, queryset: QuerySet) -> dict:
+        capped = self.model._default_manager.filter(
+            pk__in=queryset.order_by().values("pk")[: self.totals_cap + 1]
+        )
+        rows = list(
+            capped.values("currency")
+            .annotate(total=Sum(self.totals_field), rows=Count("pk"))
+            .order_by("currency")
+        )
+        counted = sum(row["rows"] for row in rows)
+        if counted > self.totals_cap:
+            return {"capped": True, "cap": self.totals_cap, "rows": []}
+        return {"capped": False, "cap": self.totals_cap, "rows": rows, "count": counted}
+
+
+# --- Date range filter ---------------------------------------------------------------------------
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From and to dates (inclusive, in the operators' time zone) for reconciliation over any period."""
+
+    template = "admin/core/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_gte = f"{field_path}__gte"
+        self.lookup_lt = f"{field_path}__lt"
+        self.param_from = f"{field_path}__from"
+        self.param_to = f"{field_path}__to"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.date_from = self._date(params.pop(self.param_from, None))
+        self.date_to = self._date(params.pop(self.param_to, None))
+        self.title = field.verbose_name
+
+    @staticmethod
+    def _date(value):
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if not value:
+            return None
+        try:
+            return DateField().clean(value)
+        except ValidationError as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def expected_parameters(self) -> list[str]:
+        return [self.param_from, self.param_to]
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist):
+        # One "choice": the form, with the changelist's other parameters kept as hidden fields.
+        mine = {self.param_from, self.param_to}
+        hidden = [
+            (name, value)
+            for name, values in changelist.params.items()
+            if name not in mine
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "hidden": hidden,
+            "param_from": self.param_from,
+            "param_to": self.param_to,
+            "date_from": self.date_from.isoformat() if self.date_from else "",
+            "date_to": self.date_to.isoformat() if self.date_to else "",
+            "reset_url": changelist.get_query_string(remove=[self.param_from, self.param_to]),
+        }
+
+    def queryset(self, request, queryset):
+        zone = timezone.get_current_timezone()
+        if self.date_from:
+            queryset = queryset.filter(
+                **{self.lookup_gte: datetime.combine(self.date_from, time.min, tzinfo=zone)}
+            )
+        if self.date_to:
+            end = datetime.combine(self.date_to, time.min, tzinfo=zone) + timedelta(days=1)
+            queryset = queryset.filter(**{self.lookup_lt: end})
+        return queryset
