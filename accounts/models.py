@@ -39,8 +39,9 @@ class EndUser(models.Model):
     )
     # Blocked by an operator: spending and starting anything answers 403 (bot-api.md, v1.1); money
     # already paid is still recorded and refunds stay possible. Each change is in UserBlockAudit.
-    is_blocked = models.BooleanField(default=False)
-    blocked_reason = models.CharField(max_length=255, blank=True, default="")
+    # Database defaults too: bulk loads (seed_demo) insert raw rows.
+    is_blocked = models.BooleanField(default=False, db_default=False)
+    blocked_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     blocked_at = models.DateTimeField(null=True, blank=True)
     blocked_by = models.ForeignKey(
         "accounts.Operator", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

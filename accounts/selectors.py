@@ -1,8 +1,10 @@
 """Reads of the accounts app."""
 
 import re
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
 
 from accounts.errors import AccountsError, UserBlocked
 from accounts.models import ApiKey, EndUser
@@ -81,3 +83,18 @@ def end_user_ids_for_ref(*, ref: str) -> list[int] | None:
 
 def api_keys_active() -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(revoked_at__isnull=True)
+
+
+def end_users_count() -> int:
+    return EndUser.objects.count()
+
+
+def end_users_new_per_day(*, since: str | datetime) -> QuerySet:
+    """{day, count} of users created since `since`, by the created_at index (the dashboard's chart)."""
+    return (
+        EndUser.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("day")
+    )

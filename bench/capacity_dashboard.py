@@ -31,12 +31,9 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import Operator  # noqa: E402
+from billing.selectors import ledger_daily_totals  # noqa: E402
+from generations.selectors import generations_daily_counts, generations_failure_counts  # noqa: E402
 from ops.dashboard import DAYS, PANELS, dashboard_build  # noqa: E402
-from ops.dashboard_business import (  # noqa: E402
-    generations_daily_counts,
-    generations_failure_counts,
-    ledger_daily_totals,
-)
 
 
 def main() -> None:

@@ -1,13 +1,13 @@
 """Reads of the billing app."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, DecimalField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import EndUser
@@ -15,6 +15,7 @@ from billing.errors import BillingError
 from billing.models import (
     Account,
     EntryType,
+    Hold,
     LedgerEntry,
     Payment,
     Plan,
@@ -259,3 +260,58 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
     ):
         facts[user_id]["plan"] = plan_code
     return facts
+
+
+# --- The operator dashboard (ops.dashboard panels) ------------------------------------------------
+
+# Revenue is what users paid for: charges and subscriptions, less refunds. Top-ups are cash in, shown apart.
+REVENUE_TYPES = (EntryType.CHARGE, EntryType.SUBSCRIPTION, EntryType.REFUND)
+
+
+def ledger_daily_totals(*, since: str | datetime) -> QuerySet:
+    """Per day, currency and type: a range scan of the ledger's created_at index over the window only."""
+    return (
+        LedgerEntry.objects.filter(created_at__gte=since, type__in=(*REVENUE_TYPES, EntryType.TOPUP))
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "currency", "type")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+
+
+def open_holds_by_currency(*, now: datetime) -> QuerySet:
+    """Open holds per currency (the partial index on open holds): count, amount, oldest, overdue."""
+    return (
+        Hold.objects.filter(status=Hold.Status.OPEN)
+        .values("account__currency")
+        .annotate(
+            count=Count("id"),
+            amount=Sum("amount"),
+            oldest=Min("created_at"),
+            overdue=Count("id", filter=Q(expires_at__lt=now)),
+            latest_expiry=Max("expires_at"),
+        )
+        .order_by("account__currency")
+    )
+
+
+def top_spenders(*, since: datetime, currency: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The users who spent most (charges and subscriptions, less refunds) since `since`, in one query:
+    the ledger's created_at range grouped by account, joined to the account's owner."""
+    rows = (
+        LedgerEntry.objects.filter(created_at__gte=since, currency=currency, type__in=REVENUE_TYPES)
+        .values("account_id", "account__owner_id", "account__owner__telegram_id")
+        .annotate(spent=Sum("amount"), entries=Count("id"))
+        .filter(spent__lt=0)
+        .order_by("spent")[:limit]
+    )
+    return [
+        {
+            "user_id": row["account__owner_id"],
+            "telegram_id": row["account__owner__telegram_id"],
+            "account_id": row["account_id"],
+            "spent": -row["spent"],
+            "entries": row["entries"],
+        }
+        for row in rows
+    ]

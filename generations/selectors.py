@@ -5,13 +5,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import EndUser
 from config.pagination import page_newest_first
 from generations.errors import GenerationsError
 from generations.models import (
+    FINAL_STATUSES,
     AIModel,
     Generation,
     Project,
@@ -153,3 +155,44 @@ def last_generation_at_for_users(users: Sequence[EndUser]) -> dict[int, dict[str
         .values_list("pk", "last")
     )
     return {user_id: {"last_activity": last} for user_id, last in rows if last is not None}
+
+
+# --- The operator dashboard (ops.dashboard panels) ------------------------------------------------
+
+FAILED_STATUSES = (Generation.Status.FAILED, Generation.Status.TIMEOUT)
+
+
+def usage_daily_window(*, since, until, statuses: Sequence[str]) -> QuerySet:
+    """Finished days of the rollup (a few hundred rows): per day and model, counts by status and revenue."""
+    return (
+        UsageDaily.objects.filter(day__gte=since, day__lt=until)
+        .values("day", "model_id", "model__code", "revenue", *statuses)
+        .order_by()
+    )
+
+
+def generations_daily_counts(*, since: str | datetime) -> QuerySet:
+    """Per day, model and status, live from the jobs: the generation_created_idx range after `since`."""
+    return (
+        Generation.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "model_id", "model__code", "status")
+        .annotate(
+            count=Count("id"),
+            revenue=Sum("cost", filter=Q(status=Generation.Status.SUCCEEDED, is_free=False)),
+        )
+        .order_by()
+    )
+
+
+def generations_failure_counts(*, since: datetime) -> QuerySet:
+    return (
+        Generation.objects.filter(created_at__gte=since)
+        .values("model_id", "model__code")
+        .annotate(
+            finished=Count("id", filter=Q(status__in=FINAL_STATUSES)),
+            failed=Count("id", filter=Q(status__in=FAILED_STATUSES)),
+            in_flight=Count("id", filter=~Q(status__in=FINAL_STATUSES)),
+        )
+        .order_by()
+    )

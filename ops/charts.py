@@ -1,6 +1,6 @@
 """Inline SVG charts rendered on the server: no JavaScript, no CDN, the admin works offline."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -102,4 +102,52 @@ def bars_svg(
         label,
         baseline,
         SafeString("".join(bars)),
+    )
+
+
+def stacked_bars_svg(
+    columns: Sequence[dict],
+    *,
+    order: Sequence,
+    colours: dict,
+    link: Callable[[int, object], str],
+    titles: Callable[[int, object, int], str],
+    label: str,
+    width: int = 720,
+    height: int = 120,
+) -> SafeString:
+    """One bar per column, a segment per key of `order` (each a link), stacked in that order."""
+    totals = [sum(column.values()) for column in columns]
+    high = max(totals, default=0) or 1
+    slot = width / max(len(columns), 1)
+    parts = []
+    for index, column in enumerate(columns):
+        top = float(height)
+        for key in order:
+            count = column.get(key, 0)
+            if not count:
+                continue
+            segment = count / high * (height - 1)
+            top -= segment
+            parts.append(
+                format_html(
+                    '<a href="{}"><rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
+                    "<title>{}</title></rect></a>",
+                    link(index, key),
+                    round(index * slot + 1, 1),
+                    round(top, 1),
+                    round(max(slot - 2, 1), 1),
+                    round(segment, 1),
+                    colours[key],
+                    titles(index, key, count),
+                )
+            )
+    return format_html(
+        '<svg class="ops-bars" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        label,
+        SafeString("".join(parts)),
     )
