@@ -33,6 +33,7 @@ def users_out(users: list[EndUser]) -> list[dict[str, Any]]:
             "referrer": user.referrer.telegram_id if user.referrer_id else None,
             "balance": balances.get(user.pk) or default_balance(),
             "subscription": subscriptions.get(user.pk) or {"plan": "free", "expires_at": None},
+            "is_blocked": user.is_blocked,
             "created_at": user.created_at,
         }
         for user in users

@@ -28,6 +28,7 @@ class UserOut(Schema):
     referrer: int | None
     balance: BalanceOut
     subscription: SubscriptionBrief
+    is_blocked: bool = Field(description="Blocked by an operator: spending and starting anything is 403.")
     created_at: datetime
 
 

@@ -4,13 +4,19 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat.admin import PeriodicTaskAdmin as BeatPeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from core.admin_toolkit import CappedCountPaginator, GuardedAdmin
 from ops import charts, selectors
@@ -116,9 +122,13 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    actions = None  # a report page, not a list of rows
+
     def changelist_view(self, request: HttpRequest, extra_context=None) -> TemplateResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
         report = selectors.db_size_report()
         context = {
             **self.admin_site.each_context(request),
@@ -153,6 +163,12 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
 
 
 # --- django-celery-beat: its actions need the change permission, like editing a schedule does ---------
+
+# The schedule tables have no actions of their own; guarded like every admin (a crafted action is 403).
+for _schedule_model in (ClockedSchedule, CrontabSchedule, IntervalSchedule, SolarSchedule):
+    _beat_admin = type(admin.site._registry[_schedule_model])
+    admin.site.unregister(_schedule_model)
+    admin.site.register(_schedule_model, type(_beat_admin.__name__, (GuardedAdmin, _beat_admin), {}))
 
 admin.site.unregister(PeriodicTask)
 
