@@ -222,6 +222,16 @@ class EndUserAdmin(BigTableAdmin):
 
     # --- the card ---
 
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        # The card and Django's change view both ask for the user: one query per request.
+        cached = getattr(request, "_card_user", None)
+        if cached is not None and str(cached.pk) == str(object_id) and from_field is None:
+            return cached
+        user = super().get_object(request, object_id, from_field)
+        if from_field is None:
+            request._card_user = user
+        return user
+
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
         user = self.get_object(request, object_id)
         extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}

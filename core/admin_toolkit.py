@@ -163,15 +163,19 @@ class UserRefSearchMixin:
 
 
 class HiddenIdFilter(admin.SimpleListFilter):
-    """A filter reached by links (e.g. "this account's ledger"), not shown in the sidebar."""
+    """A filter reached by links (e.g. "this account's ledger"), not shown in the sidebar.
+
+    It must still "have output": the changelist only applies filters that do; its template is empty.
+    """
 
     field = ""
+    template = "admin/core/hidden_filter.html"
 
     def lookups(self, request, model_admin):
         return []
 
     def has_output(self) -> bool:
-        return False
+        return True
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -341,9 +345,10 @@ class DateRangeFilter(admin.FieldListFilter):
         self.lookup_lt = f"{field_path}__lt"
         self.param_from = f"{field_path}__from"
         self.param_to = f"{field_path}__to"
+        # The base class moves our expected parameters from `params` into `used_parameters`.
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.date_from = self._date(params.pop(self.param_from, None))
-        self.date_to = self._date(params.pop(self.param_to, None))
+        self.date_from = self._date(self.used_parameters.get(self.param_from))
+        self.date_to = self._date(self.used_parameters.get(self.param_to))
         self.title = field.verbose_name
 
     @staticmethod

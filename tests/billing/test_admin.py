@@ -338,3 +338,45 @@ def test_csv_export_neutralises_formulas(admin_client, admin_user):
     rows = read_csv(admin_client.get("/admin/billing/ledgerentry/export/?type__exact=7"))
     assert rows[1][9] == "'=HYPERLINK(1)"
     assert rows[1][5] == "1.00"
+
+
+def test_ledger_totals_line_sums_the_filtered_selection_per_currency(admin_client):
+    user = user_create()
+    _stars(user, 25)
+    _stars(user, 5)
+    response = admin_client.get(f"/admin/billing/ledgerentry/?user={user.pk}&type__exact=1")
+    totals = response.context["totals"]
+    assert totals["capped"] is False
+    assert [(row["currency"], row["total"], row["rows"]) for row in totals["rows"]] == [
+        ("RUB", Decimal("30.00"), 2)
+    ]
+    assert 'id="changelist-totals"' in response.content.decode()
+
+
+def test_totals_are_withheld_above_the_cap(admin_client, monkeypatch):
+    from billing.admin.payments import PaymentAdmin
+
+    monkeypatch.setattr(PaymentAdmin, "totals_cap", 2)
+    make_payments(3)
+    totals = admin_client.get("/admin/billing/payment/").context["totals"]
+    assert totals["capped"] is True and totals["rows"] == []
+
+
+def test_date_range_filter_is_inclusive_in_the_display_time_zone(admin_client):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    user = user_create()
+    payments = [_stars(user, amount) for amount in (1, 2, 3)]
+    today = timezone.localdate()
+    old = timezone.make_aware(datetime.combine(today - timedelta(days=10), datetime.min.time()))
+    Payment.objects.filter(pk=payments[0].pk).update(created_at=old)
+
+    listed = admin_client.get(
+        f"/admin/billing/payment/?created_at__from={today - timedelta(days=1)}&created_at__to={today}"
+    )
+    assert {row.pk for row in listed.context["cl"].result_list} == {payments[1].pk, payments[2].pk}
+    older = admin_client.get(f"/admin/billing/payment/?created_at__to={today - timedelta(days=10)}")
+    assert {row.pk for row in older.context["cl"].result_list} == {payments[0].pk}
+    assert admin_client.get("/admin/billing/payment/?created_at__from=not-a-date").status_code == 302
