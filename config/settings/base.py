@@ -39,6 +39,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before CommonMiddleware: the operator's language (header switch, then browser).
+    "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.DisplayTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.views.JsonMethodNotAllowedMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -110,8 +113,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Operators read Russian first; each one switches to English in the admin header (a cookie).
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="ru")
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Stored and computed in UTC (TIME_ZONE); the admin shows times in the operators' zone.
 TIME_ZONE = "UTC"
+DISPLAY_TIME_ZONE = env("DISPLAY_TIME_ZONE", default="Europe/Moscow")
+ADMIN_URL_PREFIX = "/admin/"
+ADMIN_SITE_HEADER = env("ADMIN_SITE_HEADER", default="Botdesk")
+ADMIN_SITE_TITLE = env("ADMIN_SITE_TITLE", default="Botdesk")
 USE_I18N = True
 USE_TZ = True
 

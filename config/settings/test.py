@@ -17,3 +17,5 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")] 
 # Warnings (slow requests on a busy machine, 5xx) must not add INSERTs to other tests' query counts;
 # the ops tests switch the debug log handler on where they test it.
 DEBUG_LOG_DATABASE = False
+# Assertions read English; the Russian admin is tested explicitly (tests/test_i18n.py, tests/e2e).
+LANGUAGE_CODE = "en"

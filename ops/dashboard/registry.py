@@ -2,7 +2,7 @@
 
 import importlib
 import pkgutil
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -24,12 +24,20 @@ PANELS: tuple[Panel, ...] = _discover()
 def dashboard_build(
     *, user=None, now: datetime | None = None, panels: tuple[Panel, ...] = PANELS
 ) -> list[BuiltPanel]:
-    """The panels `user` may see (all of them without a user, for scripts), each built once."""
+    """The panels `user` may see (all of them without a user, for scripts), each built once.
+
+    Built in UTC whatever the operator's display zone: days are UTC days, like the usage rollup's.
+    """
     now = now or timezone.now()
-    return [
-        BuiltPanel(
-            key=panel.key, title=panel.title, template=panel.template, wide=panel.wide, data=panel.build(now)
-        )
-        for panel in panels
-        if user is None or user.has_perm(panel.permission)
-    ]
+    with timezone.override(UTC):
+        return [
+            BuiltPanel(
+                key=panel.key,
+                title=panel.title,
+                template=panel.template,
+                wide=panel.wide,
+                data=panel.build(now),
+            )
+            for panel in panels
+            if user is None or user.has_perm(panel.permission)
+        ]
