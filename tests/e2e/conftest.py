@@ -29,8 +29,7 @@ def download_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture
-def browser(download_dir):
+def _driver(download_dir, *, languages: str | None = None):
     missing = browser_missing()
     if missing:
         pytest.fail(missing)
@@ -56,15 +55,34 @@ def browser(download_dir):
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
-    )
+    prefs = {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
+    if languages:
+        # What a Russian operator's browser sends as Accept-Language.
+        prefs["intl.accept_languages"] = languages
+        options.add_argument(f"--lang={languages.split(',')[0]}")
+    options.add_experimental_option("prefs", prefs)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return driver, profile
+
+
+@pytest.fixture
+def browser(download_dir):
+    driver, profile = _driver(download_dir)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser_ru(download_dir):
+    driver, profile = _driver(download_dir, languages="ru-RU,ru")
     try:
         yield driver
     finally:

@@ -79,18 +79,22 @@ def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):
     shot(browser, "03-adjust-form")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
-    # then the ledger shows the adjustment entry, and the money moved once
-    wait_for(lambda: "/admin/billing/ledgerentry/" in browser.current_url, what="the ledger page")
-    page = browser.find_element(By.ID, "content").text
+    # then the user card shows the adjustment among the newest entries, and the money moved once
+    wait_for(
+        lambda: f"/admin/accounts/enduser/{user.pk}/change/" in browser.current_url, what="the user card"
+    )
     assert "Adjusted" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
-    assert "42.50" in page
+    assert "42.50" in browser.find_element(By.ID, "card-ledger").text
     entry = LedgerEntry.objects.get(account=account, type=EntryType.ADJUSTMENT)
     assert entry.amount == Decimal("42.50")
     account.refresh_from_db()
     assert account.balance == Decimal("52.50")
-    shot(browser, "04-ledger-entry")
+    shot(browser, "04-user-card")
 
-    # when the operator exports the filtered ledger as CSV
+    # when the operator opens all of the user's entries and exports them
+    browser.find_element(By.CSS_SELECTOR, "#card-ledger p.more a").click()
+    wait_for(lambda: "/admin/billing/ledgerentry/" in browser.current_url, what="the ledger page")
+    assert "52.50" in browser.find_element(By.ID, "changelist-totals").text
     browser.find_element(By.CSS_SELECTOR, "a[href*='export/']").click()
     exported = wait_for(
         lambda: [p for p in download_dir.glob("*.csv") if p.stat().st_size > 0],
@@ -98,9 +102,11 @@ def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):
         what="the CSV download",
     )
     time.sleep(0.5)  # the download is renamed from .crdownload once complete
-    with exported[0].open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    # then it holds this account's entries: the welcome bonus and the adjustment
+    # then it opens in Russian Excel: UTF-8 with a BOM, columns split on ";"
+    assert exported[0].read_bytes().startswith(b"\xef\xbb\xbf")
+    with exported[0].open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    # and it holds this user's entries: the welcome bonus and the adjustment
     assert len(rows) == 3, rows
     assert any("42.50" in row for row in rows[1:]), rows
 

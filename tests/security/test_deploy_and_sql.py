@@ -66,7 +66,17 @@ def test_production_settings_are_not_debug_and_secure():
 SQL_CALLS = {"execute", "executemany", "raw", "extra", "RawSQL"}
 # The application's code. bench/ is left out on purpose: its scripts build DDL for throwaway tables
 # from constant identifiers (DROP DATABASE {name}), which parameters cannot express.
-PROJECT_DIRS = ("accounts", "billing", "generations", "assistants", "ops", "config", "scripts", "templates")
+PROJECT_DIRS = (
+    "accounts",
+    "billing",
+    "generations",
+    "assistants",
+    "ops",
+    "core",
+    "config",
+    "scripts",
+    "templates",
+)
 
 
 def is_formatted_string(node: ast.AST) -> bool:
