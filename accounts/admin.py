@@ -336,30 +336,30 @@ class EndUserAdmin(BigTableAdmin):
         }
         return TemplateResponse(request, "admin/accounts/enduser/bulk_action.html", context)
 
-    @admin.action(description=_("Block selected users"), permissions=("block",))
-    def block_users(self, request: HttpRequest, queryset: QuerySet):
+    def _bulk_with_reason(
+        self, request: HttpRequest, queryset: QuerySet, *, action: str, title: str, service
+    ):
         return self._bulk(
             request,
             queryset,
-            action="block_users",
+            action=action,
             form=ReasonForm(request.POST if "apply" in request.POST else None),
-            title=gettext("Block users"),
-            run=lambda user_id, data: services.end_user_block(
-                user_id=user_id, reason=data["reason"], operator=request.user
-            ),
+            title=title,
+            run=lambda user_id, data: service(user_id=user_id, reason=data["reason"], operator=request.user),
+        )
+
+    @admin.action(description=_("Block selected users"), permissions=("block",))
+    def block_users(self, request: HttpRequest, queryset: QuerySet):
+        title = gettext("Block users")
+        return self._bulk_with_reason(
+            request, queryset, action="block_users", title=title, service=services.end_user_block
         )
 
     @admin.action(description=_("Unblock selected users"), permissions=("block",))
     def unblock_users(self, request: HttpRequest, queryset: QuerySet):
-        return self._bulk(
-            request,
-            queryset,
-            action="unblock_users",
-            form=ReasonForm(request.POST if "apply" in request.POST else None),
-            title=gettext("Unblock users"),
-            run=lambda user_id, data: services.end_user_unblock(
-                user_id=user_id, reason=data["reason"], operator=request.user
-            ),
+        title = gettext("Unblock users")
+        return self._bulk_with_reason(
+            request, queryset, action="unblock_users", title=title, service=services.end_user_unblock
         )
 
     @admin.action(

@@ -312,10 +312,13 @@ def _dialogs_section(user: EndUser) -> dict:
     }
 
 
-register_user_card_section(
-    CardSection(
-        "dialogs", _("Newest dialogs"), "admin/assistants/card/dialogs.html",
-        "assistants.view_dialog", _dialogs_section, order=50,
-    )
-)  # fmt: skip
+SECTION = CardSection(
+    "dialogs",
+    _("Newest dialogs"),
+    "admin/assistants/card/dialogs.html",
+    "assistants.view_dialog",
+    _dialogs_section,
+    order=50,
+)
+register_user_card_section(SECTION)
 register_user_list_facts("assistants", selectors.last_message_at_for_users)

@@ -267,10 +267,13 @@ def _generations_section(user: EndUser) -> dict:
     }
 
 
-register_user_card_section(
-    CardSection(
-        "generations", _("Newest generations"), "admin/generations/card/generations.html",
-        "generations.view_generation", _generations_section, order=40,
-    )
-)  # fmt: skip
+SECTION = CardSection(
+    "generations",
+    _("Newest generations"),
+    "admin/generations/card/generations.html",
+    "generations.view_generation",
+    _generations_section,
+    order=40,
+)
+register_user_card_section(SECTION)
 register_user_list_facts("generations", selectors.last_generation_at_for_users)

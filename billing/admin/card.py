@@ -57,28 +57,22 @@ def promo_section(user: EndUser) -> dict[str, Any]:
     }
 
 
-register_user_card_section(
-    CardSection(
-        "balances", _("Balance and subscription"), "admin/billing/card/balances.html",
-        "billing.view_account", balances_section, order=10,
+SECTIONS = (
+    # key, title, template, permission, build, order
+    (
+        "balances",
+        _("Balance and subscription"),
+        "balances.html",
+        "billing.view_account",
+        balances_section,
+        10,
+    ),
+    ("ledger", _("Newest ledger entries"), "ledger.html", "billing.view_ledgerentry", ledger_section, 20),
+    ("payments", _("Newest payments"), "payments.html", "billing.view_payment", payments_section, 30),
+    ("promo", _("Promo codes redeemed"), "promo.html", "billing.view_promoredemption", promo_section, 60),
+)
+for key, title, template, permission, build, order in SECTIONS:
+    register_user_card_section(
+        CardSection(key, title, f"admin/billing/card/{template}", permission, build, order=order)
     )
-)  # fmt: skip
-register_user_card_section(
-    CardSection(
-        "ledger", _("Newest ledger entries"), "admin/billing/card/ledger.html",
-        "billing.view_ledgerentry", ledger_section, order=20,
-    )
-)  # fmt: skip
-register_user_card_section(
-    CardSection(
-        "payments", _("Newest payments"), "admin/billing/card/payments.html",
-        "billing.view_payment", payments_section, order=30,
-    )
-)  # fmt: skip
-register_user_card_section(
-    CardSection(
-        "promo", _("Promo codes redeemed"), "admin/billing/card/promo.html",
-        "billing.view_promoredemption", promo_section, order=60,
-    )
-)  # fmt: skip
 register_user_list_facts("billing", selectors.user_list_facts)

@@ -34,6 +34,19 @@ def wait_for(predicate, *, timeout: float = 15, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def search_user(browser, url: str, user) -> None:
+    """Types the user's Telegram id into the user list's search box and waits for the row."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/admin/accounts/enduser/")
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys(str(user.telegram_id))
+    search.submit()
+    wait_for(
+        lambda: str(user.telegram_id) in browser.find_element(By.ID, "result_list").text, what="the user"
+    )
+
+
 def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):
     from selenium.webdriver.common.by import By
 
@@ -59,13 +72,7 @@ def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):
     shot(browser, "01-dashboard")
 
     # when the operator searches the users for the Telegram id
-    browser.get(f"{url}/admin/accounts/enduser/")
-    search = browser.find_element(By.ID, "searchbar")
-    search.send_keys(str(user.telegram_id))
-    search.submit()
-    wait_for(
-        lambda: str(user.telegram_id) in browser.find_element(By.ID, "result_list").text, what="the user"
-    )
+    search_user(browser, url, user)
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 1
     shot(browser, "02-user-found")

@@ -14,7 +14,7 @@ from accounts.models import Operator
 from billing import services as billing_services
 from ops.roles import roles_sync
 from tests.billing.factories import user_create
-from tests.e2e.test_admin_browser import wait_for
+from tests.e2e.test_admin_browser import search_user, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -57,13 +57,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     assert not browser.find_elements(By.ID, "panel-database")
 
     # and searches the users for the Telegram id
-    browser.get(f"{url}/admin/accounts/enduser/")
-    search = browser.find_element(By.ID, "searchbar")
-    search.send_keys(str(user.telegram_id))
-    search.submit()
-    wait_for(
-        lambda: str(user.telegram_id) in browser.find_element(By.ID, "result_list").text, what="the user"
-    )
+    search_user(browser, url, user)
     header = browser.find_element(By.CSS_SELECTOR, "#result_list thead").text
     assert "доступно" in header.lower(), header
     shot(browser, "ru-02-user-list")
