@@ -108,4 +108,9 @@ step "Chromium for the admin browser tests (Debian's chromium and chromium-drive
 apt_install chromium chromium-driver
 echo "$(chromium --version 2>/dev/null | head -n1)"
 
+step "gettext (compilemessages / makemessages for locale/)"
+# The compiled .mo files are committed; the tools are for translators and for the catalogue test.
+apt_install gettext
+msgfmt --version | head -n1
+
 echo "setup: done"
