@@ -151,7 +151,7 @@ class MessageInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    verbose_name_plural = f"latest {INLINE_MESSAGES} messages (all of them: the “all messages” link above)"
+    verbose_name_plural = _("latest messages (all of them: the “all messages” link above)")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -215,7 +215,8 @@ class DialogAdmin(UserRefSearchMixin, BigTableAdmin):
     @admin.display(description=_("all messages"))
     def all_messages(self, obj: Dialog) -> str:
         url = reverse("admin:assistants_message_changelist") + f"?dialog__id__exact={obj.pk}"
-        return format_html('<a href="{}">all {} messages, paginated</a>', url, obj.messages_count)
+        label = gettext("all %(count)s messages, paginated") % {"count": obj.messages_count}
+        return format_html('<a href="{}">{}</a>', url, label)
 
 
 @admin.register(Message)
@@ -235,7 +236,7 @@ class MessageAdmin(ReadOnlyBigTableAdmin):
 
 class BotInstanceForm(forms.ModelForm):
     token = forms.CharField(
-        required=False, widget=forms.PasswordInput, help_text="From @BotFather; stored encrypted."
+        required=False, widget=forms.PasswordInput, help_text=_("From @BotFather; stored encrypted.")
     )
 
     class Meta:
@@ -245,7 +246,7 @@ class BotInstanceForm(forms.ModelForm):
     def clean_token(self) -> str:
         token = self.cleaned_data.get("token", "").strip()
         if self.instance.pk is None and ":" not in token:
-            raise forms.ValidationError("Paste the token from @BotFather, like 123456:ABC-DEF...")
+            raise forms.ValidationError(_("Paste the token from @BotFather, like 123456:ABC-DEF..."))
         return token
 
 
@@ -280,7 +281,8 @@ class BotInstanceAdmin(GuardedAdmin):
         obj.pk, obj.created_at, obj.updated_at = bot.pk, bot.created_at, bot.updated_at
         messages.warning(
             request,
-            f"Webhook secret for @{bot.username}: {secret} — set it on the webhook now; it is not stored.",
+            gettext("Webhook secret for @%(bot)s: %(secret)s — set it on the webhook now; it is not stored.")
+            % {"bot": bot.username, "secret": secret},
         )
 
     @admin.action(description=_("Disable selected bots"), permissions=("change",))

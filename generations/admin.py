@@ -182,9 +182,7 @@ class NewestItemsFormSet(BaseInlineFormSet):
 class ProjectItemInline(admin.TabularInline):
     model = ProjectItem
     formset = NewestItemsFormSet
-    verbose_name_plural = (
-        f"newest {NewestItemsFormSet.LIMIT} items (all of them: Project items, filtered by project)"
-    )
+    verbose_name_plural = _("newest items (all of them: Project items, filtered by project)")
     fields = ("id", "created_at", "generation", "model_code", "status", "inputs", "outputs")
     readonly_fields = fields
     extra = 0
@@ -202,7 +200,7 @@ class ProjectAdmin(UserRefSearchMixin, BigTableAdmin):
     list_select_related = ("user",)
     list_filter = ("created_at",)
     search_fields = ("name",)
-    search_help_text = "A Telegram id, device:<id> or ext:<id> (the user's projects), or part of a name."
+    search_help_text = _("A Telegram id, device:<id> or ext:<id> (the user's projects), or part of a name.")
     raw_id_fields = ("user",)
     readonly_fields = ("items_count", "last_item_at", "created_at")
     inlines = (ProjectItemInline,)

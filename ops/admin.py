@@ -41,7 +41,7 @@ class DebugLogAdmin(ReadOnlyAdmin):
     list_display_links = ("created_at",)
     list_filter = ("level", ("created_at", admin.DateFieldListFilter))
     search_fields = ("message", "source")
-    search_help_text = "Part of the message or the source (logger name, bot:<API key name>)."
+    search_help_text = _("Part of the message or the source (logger name, bot:<API key name>).")
     fields = ("created_at", "level", "source", "message", "context_pretty")
     readonly_fields = fields
     ordering = ("-id",)
@@ -141,10 +141,12 @@ class DbSizeReportAdmin(ReadOnlyAdmin):
                 report.growth_bytes_per_day / MB if report.growth_bytes_per_day is not None else None
             ),
             "gauge": charts.gauge_svg(
-                value=report.database_bytes, maximum=report.budget_bytes, label="database size against budget"
+                value=report.database_bytes,
+                maximum=report.budget_bytes,
+                label=gettext("database size against budget"),
             ),
             "growth_chart": charts.line_svg(
-                [size / MB for _day, size in report.snapshots], label="database size per day (MB)"
+                [size / MB for _day, size in report.snapshots], label=gettext("database size per day (MB)")
             ),
             "tables": [
                 {

@@ -46,7 +46,9 @@ class PromoCodeForm(forms.ModelForm):
     def clean_currency(self) -> str:
         currency = self.cleaned_data["currency"]
         if currency not in settings.CURRENCIES:
-            raise forms.ValidationError(f"One of {', '.join(settings.CURRENCIES)}.")
+            raise forms.ValidationError(
+                _("One of %(currencies)s.") % {"currencies": ", ".join(settings.CURRENCIES)}
+            )
         return currency
 
 
@@ -55,14 +57,14 @@ class PromoBatchForm(forms.Form):
     amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     currency = forms.ChoiceField(choices=[])
     expires_at = forms.DateTimeField(
-        required=False, help_text="Empty: never expires. Format 2026-12-31 23:59."
+        required=False, help_text=_("Empty: never expires. Format 2026-12-31 23:59.")
     )
     max_uses = forms.IntegerField(
-        min_value=1, initial=1, required=False, help_text="Per code; empty: unlimited."
+        min_value=1, initial=1, required=False, help_text=_("Per code; empty: unlimited.")
     )
     prefix = forms.CharField(max_length=12, required=False)
     length = forms.IntegerField(min_value=6, max_value=20, initial=10)
-    batch = forms.CharField(max_length=64, help_text="A label to find and export this batch.")
+    batch = forms.CharField(max_length=64, help_text=_("A label to find and export this batch."))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -71,7 +73,7 @@ class PromoBatchForm(forms.Form):
 
 
 class PromoBatchFilter(HiddenIdFilter):
-    title = "batch"
+    title = _("batch")
     parameter_name = "batch"
 
     def queryset(self, request, queryset):
@@ -153,18 +155,20 @@ class PromoCodeAdmin(ExportMixin, BigTableAdmin):
                 form.add_error(None, exc.message)
             else:
                 messages.success(
-                    request, f"Created {len(codes)} codes in batch {data['batch']!r}; export them below."
+                    request,
+                    gettext("Created %(count)d codes in batch %(batch)s; export them below.")
+                    % {"count": len(codes), "batch": data["batch"]},
                 )
                 changelist = reverse("admin:billing_promocode_changelist")
                 return HttpResponseRedirect(f"{changelist}?batch={data['batch']}")
         context = {
             **self.admin_site.each_context(request),
-            "title": "Generate promo codes",
-            "intro": "Random codes (no look-alike characters), each worth the amount once per user.",
+            "title": gettext("Generate promo codes"),
+            "intro": gettext("Random codes (no look-alike characters), each worth the amount once per user."),
             "form": form,
-            "submit_label": "Generate",
+            "submit_label": gettext("Generate"),
             "back_url": reverse("admin:billing_promocode_changelist"),
-            "back_label": "Promo codes",
+            "back_label": gettext("Promo codes"),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, FORM_TEMPLATE, context)
