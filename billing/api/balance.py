@@ -46,7 +46,7 @@ def transactions_list(request: HttpRequest, user: str, filters: Query[Transactio
     items = [
         {
             "id": row.pk,
-            "type": row.get_type_display(),
+            "type": ENTRY_TYPE_NAMES[row.type - 1],  # the contract's names, never the translated labels
             "amount": selectors.money(row.amount),
             "balance_after": selectors.money(row.balance_after),
             "currency": row.currency,
