@@ -60,10 +60,10 @@ def test_end_user_changelist_queries_constant(admin_client_logged_in, query):
 def test_end_user_changelist_pinned(admin_client_logged_in, django_assert_num_queries):
     for rows in (1, 50):
         make_users(rows)
-        # session, operator, page of users, language filter choices, and no full COUNT of the table
-        # (show_full_result_count = False); then the page's facts: billing's accounts (available,
-        # spent, last entry) and plans, generations' and dialogs' last activity
-        with django_assert_num_queries(5 + 4):
+        # session, operator, capped count, page of users (no DISTINCT for the language filter, no full
+        # COUNT of the table); then the page's facts: billing's accounts (available, spent, last
+        # entry) and plans, generations' and dialogs' last activity
+        with django_assert_num_queries(4 + 4):
             assert admin_client_logged_in.get("/admin/accounts/enduser/").status_code == 200
 
 
