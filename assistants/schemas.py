@@ -1,12 +1,43 @@
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
+
+from config.schemas import UserRef
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CHUNK_CHARS = 8_000
 MAX_EMBEDDING_LENGTH = 4_096
+
+
+class DocumentStatus(StrEnum):
+    PENDING = "pending"
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+class DocumentSource(StrEnum):
+    TEXT = "text"
+    CHUNKS = "chunks"
+
+
+class DialogMode(StrEnum):
+    BOT = "bot"
+    OPERATOR = "operator"
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+    OPERATOR = "operator"
+    SYSTEM = "system"
+
+
+class HandoffAction(StrEnum):
+    TAKE = "take"
+    RELEASE = "release"
 
 
 class AssistantIn(Schema):
@@ -61,9 +92,9 @@ class DocumentIn(Schema):
 class DocumentOut(Schema):
     id: int
     title: str
-    status: str
+    status: DocumentStatus
     chunks_count: int
-    source: str
+    source: DocumentSource
     size: int
     error: str
     created_at: datetime
@@ -103,8 +134,13 @@ class SearchOut(Schema):
 
 
 class DialogIn(Schema):
-    user: str = Field(..., min_length=1, max_length=140)
-    chat_id: str = Field(..., min_length=1, max_length=64)
+    user: UserRef
+    chat_id: Annotated[
+        str,
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer"}]}
+        ),
+    ] = Field(..., min_length=1, max_length=64)
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -121,21 +157,21 @@ class DialogOut(Schema):
     user: str
     user_id: int
     chat_id: str
-    mode: str
+    mode: DialogMode
     operator: str
     messages_count: int
     created_at: datetime
 
 
 class MessageIn(Schema):
-    role: Literal["user", "assistant", "operator", "system"]
+    role: MessageRole
     content: str = Field(..., min_length=1, max_length=32_000)
 
 
 class MessageOut(Schema):
     id: int
     dialog_id: int
-    role: str
+    role: MessageRole
     content: str
     created_at: datetime
 
@@ -146,7 +182,7 @@ class MessagePage(Schema):
 
 
 class HandoffIn(Schema):
-    action: Literal["take", "release"]
+    action: HandoffAction
     operator: str = Field(..., min_length=1, max_length=150)
     reason: str = Field("", max_length=2_000)
 
@@ -155,7 +191,7 @@ class HandoffOut(Schema):
     id: int
     dialog_id: int
     operator: str
-    action: str
+    action: HandoffAction
     reason: str
-    mode: str
+    mode: DialogMode
     created_at: datetime

@@ -1,10 +1,13 @@
 """Field types shared by every app's API schemas."""
 
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+from config.errors import ERROR_STATUS
 
 MONEY_QUANTUM = Decimal("0.01")
 MAX_MONEY = Decimal("1000000000.00")
@@ -45,8 +48,43 @@ PositiveMoney = Annotated[
 ]
 
 
+USER_REF_MAX_LENGTH = 140
+MAX_TELEGRAM_ID = 2**63 - 1
+
+
+def _user_ref(value: Any) -> Any:
+    # aiogram hands bots `message.from_user.id` as an int: take it as the digits form of {user}.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= MAX_TELEGRAM_ID:
+            raise ValueError("a Telegram id must be a positive 64-bit integer")
+        return str(value)
+    return value
+
+
+USER_REF_DESCRIPTION = "a Telegram id (a JSON integer, or its digits as a string), device:<id> or ext:<id>"
+
+# A user named in a request body: the {user} forms of the path, or a Telegram id as a JSON integer.
+UserRef = Annotated[
+    str,
+    BeforeValidator(_user_ref),
+    Field(min_length=1, max_length=USER_REF_MAX_LENGTH),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": USER_REF_MAX_LENGTH},
+                {"type": "integer", "minimum": 1, "maximum": MAX_TELEGRAM_ID},
+            ],
+            "description": USER_REF_DESCRIPTION,
+        }
+    ),
+]
+
+# The error codes of the contract, one enum so that clients can switch on them.
+ErrorCode = StrEnum("ErrorCode", {code.upper(): code for code in ERROR_STATUS})
+
+
 class ErrorDetail(Schema):
-    code: str
+    code: ErrorCode
     message: str
     details: dict[str, Any]
 
