@@ -137,9 +137,7 @@ class DialogIn(Schema):
     user: UserRef
     chat_id: Annotated[
         str,
-        WithJsonSchema(
-            {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer"}]}
-        ),
+        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer"}]}),
     ] = Field(..., min_length=1, max_length=64)
 
     @field_validator("chat_id", mode="before")

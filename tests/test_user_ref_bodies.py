@@ -46,7 +46,12 @@ def test_upsert_takes_an_integer_referrer_and_stars_an_integer_user(api):
     created = api.put("/api/v1/users/55500001", {"referrer": referrer.telegram_id, "language_code": "ru"})
     stars = api.post(
         "/api/v1/payments/telegram-stars",
-        {"user": 55500001, "telegram_payment_charge_id": "int-ref-charge", "currency": "XTR", "total_amount": 3},
+        {
+            "user": 55500001,
+            "telegram_payment_charge_id": "int-ref-charge",
+            "currency": "XTR",
+            "total_amount": 3,
+        },
     )
 
     assert created.status_code == 201, created.json()
