@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
-from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart, ExceptionTypeFilter
 from aiogram.types import (
     ErrorEvent,
     InlineKeyboardButton,
@@ -99,7 +99,8 @@ async def balance(message: Message, botdesk: AsyncBotdeskClient) -> None:
 
 
 async def stars_invoice(message: Message, command: CommandObject, config: BotConfig) -> None:
-    amount = int(command.args) if (command.args or "").strip().isdigit() else config.stars_default
+    args = (command.args or "").strip()
+    amount = int(args) if args.isdigit() else config.stars_default
     if not 1 <= amount <= MAX_STARS:
         await message.answer(f"Between 1 and {MAX_STARS} stars, please.")
         return
@@ -266,7 +267,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     dispatcher = Dispatcher(botdesk=botdesk, config=config, provider=provider)
     dispatcher.include_router(build_router())
-    dispatcher.errors.register(on_botdesk_error, F.exception.as_(BotdeskError))
+    dispatcher.errors.register(on_botdesk_error, ExceptionTypeFilter(BotdeskError))
     return dispatcher
 
 

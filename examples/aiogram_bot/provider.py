@@ -3,7 +3,7 @@
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class ProviderResult:
 
 
 class GenerationProvider(Protocol):
-    async def run(self, *, model: str, prompt: str, parameters: dict) -> ProviderResult: ...
+    async def run(self, *, model: str, prompt: str, parameters: dict[str, Any]) -> ProviderResult: ...
 
 
 class FakeProvider:
@@ -26,7 +26,7 @@ class FakeProvider:
     def __init__(self, base_url: str = "https://cdn.example.com/fake") -> None:
         self.base_url = base_url.rstrip("/")
 
-    async def run(self, *, model: str, prompt: str, parameters: dict) -> ProviderResult:
+    async def run(self, *, model: str, prompt: str, parameters: dict[str, Any]) -> ProviderResult:
         await asyncio.sleep(0)
         if "fail" in prompt.lower():
             return ProviderResult(

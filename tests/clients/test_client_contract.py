@@ -258,3 +258,26 @@ def test_the_comparison_is_constant_time(monkeypatch):
         verify_signature(BODY, f"t=1000000,v1={'0' * 64}", SECRET, now=1_000_000)
 
     assert len(compared) == 1
+
+
+@pytest.mark.slow
+def test_the_client_and_the_example_bot_pass_mypy_strict(tmp_path):
+    root = CLIENT_ROOT.parents[1]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp_path),
+            str(CLIENT_ROOT / "src" / "botdesk_client"),
+            "examples/aiogram_bot",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr

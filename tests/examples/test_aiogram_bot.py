@@ -28,12 +28,12 @@ REFERRER, ALICE = 111000001, 111000002
 SECRET = "whsec_example"
 
 
-def run_bot(live_server, live_key, names: list[str], **config) -> MockedBot:
+def run_bot(live_server, live_key, names: list[str], botdesk_url: str | None = None, **config) -> MockedBot:
     """Feeds the named updates, in order, to a fresh dispatcher; returns the bot with what it sent."""
     bot = MockedBot()
 
     async def feed() -> None:
-        async with AsyncBotdeskClient(live_server.url, live_key) as botdesk:
+        async with AsyncBotdeskClient(botdesk_url or live_server.url, live_key, max_retries=0) as botdesk:
             dispatcher = build_dispatcher(
                 botdesk=botdesk,
                 config=BotConfig(bot_token="42:TEST", model="client-flux", **config),
@@ -128,6 +128,12 @@ def test_generate_without_money_says_so(live_server, live_key, paid_model):
 
     assert texts(bot)[-1] == "Not enough balance for this model: /stars or /topup."
     assert not Generation.objects.exists()
+
+
+def test_botdesk_out_of_reach_is_told_to_the_user_not_raised(live_server, live_key, free_tcp_port):
+    bot = run_bot(live_server, live_key, ["balance"], botdesk_url=f"http://127.0.0.1:{free_tcp_port}")
+
+    assert texts(bot) == ["The service is busy; please try again in a minute."]
 
 
 def test_ask_searches_the_assistant_and_keeps_the_dialog(live_server, live_key, botdesk):

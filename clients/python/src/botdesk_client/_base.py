@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from botdesk_client.errors import BotdeskError, error_from_response
+from botdesk_client.errors import BotdeskError, error_from_response, retry_after_of
 
 T = TypeVar("T")
 
@@ -154,15 +154,13 @@ class ClientBase:
         """Seconds to wait before the next attempt, or None to give up (and raise)."""
         if not call.retry_safe or attempt >= self.max_retries:
             return None
+        backoff = self.backoff * 2.0**attempt
         if response is None:  # a connection error or timeout
-            return self.backoff * (2**attempt) * (1 + random.random() / 2)
+            return backoff * (1 + random.random() / 2)
         if response.status_code not in RETRY_STATUSES or response.status_code in call.answers_on_error:
             return None
-        header = response.headers.get("Retry-After")
-        try:
-            delay = float(header) if header is not None else self.backoff * (2**attempt)
-        except ValueError:
-            delay = self.backoff * (2**attempt)
+        retry_after = retry_after_of(response)
+        delay = backoff if retry_after is None else retry_after
         return delay if delay <= self.max_retry_wait else None
 
     @staticmethod
