@@ -1,43 +1,21 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
-from config.schemas import UserRef
+from assistants.models import Dialog, Document, HandoffAudit, Message
+from config.schemas import UserRef, schema_enum
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CHUNK_CHARS = 8_000
 MAX_EMBEDDING_LENGTH = 4_096
 
-
-class DocumentStatus(StrEnum):
-    PENDING = "pending"
-    INDEXED = "indexed"
-    FAILED = "failed"
-
-
-class DocumentSource(StrEnum):
-    TEXT = "text"
-    CHUNKS = "chunks"
-
-
-class DialogMode(StrEnum):
-    BOT = "bot"
-    OPERATOR = "operator"
-
-
-class MessageRole(StrEnum):
-    USER = "user"
-    ASSISTANT = "assistant"
-    OPERATOR = "operator"
-    SYSTEM = "system"
-
-
-class HandoffAction(StrEnum):
-    TAKE = "take"
-    RELEASE = "release"
+DocumentStatus = schema_enum("DocumentStatus", Document.Status.values)
+DocumentSource = schema_enum("DocumentSource", Document.Source.values)
+DialogMode = schema_enum("DialogMode", Dialog.Mode.values)
+MessageRole = schema_enum("MessageRole", Message.Role.values)
+HandoffAction = schema_enum("HandoffAction", HandoffAudit.Action.values)
 
 
 class AssistantIn(Schema):

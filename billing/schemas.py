@@ -1,12 +1,12 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field
 
 from accounts.schemas import BalanceOut
-from config.schemas import PositiveMoney, UserRef
+from billing.models import Payment
+from config.schemas import PositiveMoney, UserRef, schema_enum
 
 ENTRY_TYPE_NAMES = (
     "topup",
@@ -21,18 +21,9 @@ ENTRY_TYPE_NAMES = (
 )
 
 # Enums in the schema, so that generated clients can switch on them.
-TransactionType = StrEnum("TransactionType", {name.upper(): name for name in ENTRY_TYPE_NAMES})
-
-
-class PaymentStatus(StrEnum):
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
-
-
-class PaymentProvider(StrEnum):
-    YOOKASSA = "yookassa"
-    TELEGRAM_STARS = "telegram_stars"
+TransactionType = schema_enum("TransactionType", ENTRY_TYPE_NAMES)
+PaymentStatus = schema_enum("PaymentStatus", Payment.Status.values)
+PaymentProvider = schema_enum("PaymentProvider", Payment.Provider.values)
 
 
 class TransactionOut(Schema):

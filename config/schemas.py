@@ -1,5 +1,6 @@
 """Field types shared by every app's API schemas."""
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
@@ -79,8 +80,15 @@ UserRef = Annotated[
     ),
 ]
 
+
+def schema_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A named enum for the OpenAPI schema (a component generators turn into an enum class), made from
+    the values that already define it (a model's choices), so the two cannot drift apart."""
+    return StrEnum(name, {value.upper().replace(".", "_"): value for value in values})
+
+
 # The error codes of the contract, one enum so that clients can switch on them.
-ErrorCode = StrEnum("ErrorCode", {code.upper(): code for code in ERROR_STATUS})
+ErrorCode = schema_enum("ErrorCode", ERROR_STATUS)
 
 
 class ErrorDetail(Schema):

@@ -2,7 +2,6 @@
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -10,30 +9,16 @@ from ninja import Schema
 from pydantic import Field, field_validator, model_validator
 
 from config.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from config.schemas import Money, UserRef
-from generations.models import URL_MAX_LENGTH
+from config.schemas import Money, UserRef, schema_enum
+from generations.models import URL_MAX_LENGTH, AIModel, Generation
 
 # Long text is cut to the stored limits, not refused; these bounds only stop absurd bodies early.
 TEXT_INPUT_MAX = 20_000
 PARAMETERS_MAX_BYTES = 16_384
 MAX_INT32 = 2**31 - 1
 MAX_ID = 2**63 - 1
-
-
-class GenerationStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    CANCELED = "canceled"
-
-
-class ModelCategory(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    TEXT = "text"
+GenerationStatus = schema_enum("GenerationStatus", Generation.Status.values)
+ModelCategory = schema_enum("ModelCategory", AIModel.Category.values)
 
 
 def _bounded_json(value: dict[str, Any], *, limit: int = PARAMETERS_MAX_BYTES) -> dict[str, Any]:

@@ -281,3 +281,14 @@ def test_the_client_and_the_example_bot_pass_mypy_strict(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_enum_of_the_schema_is_an_enum_of_the_client_with_the_same_values():
+    import botdesk_client.models as models
+
+    components = api.get_openapi_schema()["components"]["schemas"]
+    enums = {name: component["enum"] for name, component in components.items() if "enum" in component}
+
+    assert len(enums) >= 10
+    for name, values in enums.items():
+        assert [member.value for member in getattr(models, name)] == values, name

@@ -22,6 +22,8 @@ REPLACEMENTS = [
     ),
     (r"\bAsyncBotdeskClient\b", "BotdeskClient"),
     (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bAwaitable\[(Page\[Any\])\]", r"\1"),
+    (r", Awaitable, Callable\b", ", Callable"),
     (r"\bhttpx\.AsyncClient\b", "httpx.Client"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),

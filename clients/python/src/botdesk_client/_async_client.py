@@ -1,8 +1,9 @@
 """The asynchronous client. `_sync_client.py` is generated from this file by `tools/unasync.py`."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -153,6 +154,17 @@ class AsyncBotdeskClient(ClientBase):
             attempt += 1
             await asyncio.sleep(delay)
 
+    async def _walk(self, fetch: Callable[..., Awaitable[Page[Any]]], page_size: int) -> AsyncIterator[Any]:
+        """Every item of a list, newest first, fetching the pages one by one as they are consumed."""
+        cursor: str | None = None
+        while True:
+            page = await fetch(limit=page_size, cursor=cursor)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     # --- health ----------------------------------------------------------------------------------------
 
     async def health(self) -> Health:
@@ -217,18 +229,11 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/users/{segment(user)}/transactions"
         return await self._send(Call("GET", path, _TRANSACTIONS, params=params, retry_safe=True))
 
-    async def iter_transactions(
+    def iter_transactions(
         self, user: UserRef, *, type: TransactionType | str | None = None, page_size: int = 200
     ) -> AsyncIterator[Transaction]:
         """Every transaction, newest first, fetching pages as needed."""
-        cursor: str | None = None
-        while True:
-            page = await self.transactions_list(user, type=type, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.transactions_list, user, type=type), page_size)
 
     # --- payments and refunds --------------------------------------------------------------------------
 
@@ -415,15 +420,8 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/users/{segment(user)}/referrals"
         return await self._send(Call("GET", path, _REFERRALS, params=params, retry_safe=True))
 
-    async def iter_referrals(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Referral]:
-        cursor: str | None = None
-        while True:
-            page = await self.referrals_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_referrals(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Referral]:
+        return self._walk(partial(self.referrals_list, user), page_size)
 
     # --- generations -----------------------------------------------------------------------------------
 
@@ -503,17 +501,10 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/users/{segment(user)}/generations"
         return await self._send(Call("GET", path, _GENERATIONS, params=params, retry_safe=True))
 
-    async def iter_generations(
+    def iter_generations(
         self, user: UserRef, *, status: GenerationStatus | str | None = None, page_size: int = 200
     ) -> AsyncIterator[Generation]:
-        cursor: str | None = None
-        while True:
-            page = await self.generations_list(user, status=status, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.generations_list, user, status=status), page_size)
 
     # --- projects --------------------------------------------------------------------------------------
 
@@ -524,15 +515,8 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/users/{segment(user)}/projects"
         return await self._send(Call("GET", path, _PROJECTS, params=params, retry_safe=True))
 
-    async def iter_projects(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Project]:
-        cursor: str | None = None
-        while True:
-            page = await self.projects_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_projects(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Project]:
+        return self._walk(partial(self.projects_list, user), page_size)
 
     async def project_create(self, user: UserRef, *, name: str, description: str = "") -> Project:
         payload = body(name=name, description=description)
@@ -566,15 +550,8 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/users/{segment(user)}/assistants"
         return await self._send(Call("GET", path, _ASSISTANTS, params=params, retry_safe=True))
 
-    async def iter_assistants(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Assistant]:
-        cursor: str | None = None
-        while True:
-            page = await self.assistant_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_assistants(self, user: UserRef, *, page_size: int = 200) -> AsyncIterator[Assistant]:
+        return self._walk(partial(self.assistant_list, user), page_size)
 
     async def assistant_create(self, user: UserRef, *, name: str, instructions: str = "") -> Assistant:
         payload = body(name=name, instructions=instructions)
@@ -605,15 +582,8 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/assistants/{segment(assistant_id)}/documents"
         return await self._send(Call("GET", path, _DOCUMENTS, params=params, retry_safe=True))
 
-    async def iter_documents(self, assistant_id: int, *, page_size: int = 200) -> AsyncIterator[Document]:
-        cursor: str | None = None
-        while True:
-            page = await self.document_list(assistant_id, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_documents(self, assistant_id: int, *, page_size: int = 200) -> AsyncIterator[Document]:
+        return self._walk(partial(self.document_list, assistant_id), page_size)
 
     async def document_delete(self, assistant_id: int, document_id: int) -> None:
         path = f"/assistants/{segment(assistant_id)}/documents/{segment(document_id)}"
@@ -661,15 +631,8 @@ class AsyncBotdeskClient(ClientBase):
         path = f"/dialogs/{segment(dialog_id)}/messages"
         return await self._send(Call("GET", path, _MESSAGES, params=params, retry_safe=True))
 
-    async def iter_messages(self, dialog_id: int, *, page_size: int = 200) -> AsyncIterator[Message]:
-        cursor: str | None = None
-        while True:
-            page = await self.message_list(dialog_id, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+    def iter_messages(self, dialog_id: int, *, page_size: int = 200) -> AsyncIterator[Message]:
+        return self._walk(partial(self.message_list, dialog_id), page_size)
 
     async def dialog_handoff(
         self, dialog_id: int, *, action: HandoffAction | str, operator: str, reason: str = ""

@@ -1,8 +1,9 @@
 """The synchronous client. Generated from _async_client.py by tools/unasync.py: do not edit."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
@@ -153,6 +154,17 @@ class BotdeskClient(ClientBase):
             attempt += 1
             time.sleep(delay)
 
+    def _walk(self, fetch: Callable[..., Page[Any]], page_size: int) -> Iterator[Any]:
+        """Every item of a list, newest first, fetching the pages one by one as they are consumed."""
+        cursor: str | None = None
+        while True:
+            page = fetch(limit=page_size, cursor=cursor)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     # --- health ----------------------------------------------------------------------------------------
 
     def health(self) -> Health:
@@ -221,14 +233,7 @@ class BotdeskClient(ClientBase):
         self, user: UserRef, *, type: TransactionType | str | None = None, page_size: int = 200
     ) -> Iterator[Transaction]:
         """Every transaction, newest first, fetching pages as needed."""
-        cursor: str | None = None
-        while True:
-            page = self.transactions_list(user, type=type, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.transactions_list, user, type=type), page_size)
 
     # --- payments and refunds --------------------------------------------------------------------------
 
@@ -416,14 +421,7 @@ class BotdeskClient(ClientBase):
         return self._send(Call("GET", path, _REFERRALS, params=params, retry_safe=True))
 
     def iter_referrals(self, user: UserRef, *, page_size: int = 200) -> Iterator[Referral]:
-        cursor: str | None = None
-        while True:
-            page = self.referrals_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.referrals_list, user), page_size)
 
     # --- generations -----------------------------------------------------------------------------------
 
@@ -506,14 +504,7 @@ class BotdeskClient(ClientBase):
     def iter_generations(
         self, user: UserRef, *, status: GenerationStatus | str | None = None, page_size: int = 200
     ) -> Iterator[Generation]:
-        cursor: str | None = None
-        while True:
-            page = self.generations_list(user, status=status, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.generations_list, user, status=status), page_size)
 
     # --- projects --------------------------------------------------------------------------------------
 
@@ -525,14 +516,7 @@ class BotdeskClient(ClientBase):
         return self._send(Call("GET", path, _PROJECTS, params=params, retry_safe=True))
 
     def iter_projects(self, user: UserRef, *, page_size: int = 200) -> Iterator[Project]:
-        cursor: str | None = None
-        while True:
-            page = self.projects_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.projects_list, user), page_size)
 
     def project_create(self, user: UserRef, *, name: str, description: str = "") -> Project:
         payload = body(name=name, description=description)
@@ -567,14 +551,7 @@ class BotdeskClient(ClientBase):
         return self._send(Call("GET", path, _ASSISTANTS, params=params, retry_safe=True))
 
     def iter_assistants(self, user: UserRef, *, page_size: int = 200) -> Iterator[Assistant]:
-        cursor: str | None = None
-        while True:
-            page = self.assistant_list(user, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.assistant_list, user), page_size)
 
     def assistant_create(self, user: UserRef, *, name: str, instructions: str = "") -> Assistant:
         payload = body(name=name, instructions=instructions)
@@ -606,14 +583,7 @@ class BotdeskClient(ClientBase):
         return self._send(Call("GET", path, _DOCUMENTS, params=params, retry_safe=True))
 
     def iter_documents(self, assistant_id: int, *, page_size: int = 200) -> Iterator[Document]:
-        cursor: str | None = None
-        while True:
-            page = self.document_list(assistant_id, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.document_list, assistant_id), page_size)
 
     def document_delete(self, assistant_id: int, document_id: int) -> None:
         path = f"/assistants/{segment(assistant_id)}/documents/{segment(document_id)}"
@@ -660,14 +630,7 @@ class BotdeskClient(ClientBase):
         return self._send(Call("GET", path, _MESSAGES, params=params, retry_safe=True))
 
     def iter_messages(self, dialog_id: int, *, page_size: int = 200) -> Iterator[Message]:
-        cursor: str | None = None
-        while True:
-            page = self.message_list(dialog_id, limit=page_size, cursor=cursor)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
+        return self._walk(partial(self.message_list, dialog_id), page_size)
 
     def dialog_handoff(
         self, dialog_id: int, *, action: HandoffAction | str, operator: str, reason: str = ""

@@ -80,6 +80,11 @@ class DocumentStatus(StrEnum):
     FAILED = "failed"
 
 
+class DocumentSource(StrEnum):
+    TEXT = "text"
+    CHUNKS = "chunks"
+
+
 class DialogMode(StrEnum):
     BOT = "bot"
     OPERATOR = "operator"
@@ -287,12 +292,10 @@ class Referral(Model):
     reward: Decimal
 
 
-class Referrals(Model):
+class Referrals(Page[Referral]):
     referred_count: int
     rewards_total: Decimal
     currency: str
-    items: list[Referral]
-    next_cursor: str | None = None
 
 
 class Assistant(Model):
@@ -311,7 +314,7 @@ class Document(Model):
     title: str
     status: DocumentStatus | str = _open_enum()
     chunks_count: int
-    source: str | None = None
+    source: DocumentSource | str | None = Field(None, union_mode="left_to_right")
     size: int | None = None
     error: str = ""
     created_at: datetime | None = None
