@@ -56,17 +56,8 @@ def test_error_codes_statuses_and_types_are_enums(schema):
     ):
         assert components[model]["properties"][field] == {"$ref": f"#/components/schemas/{enum}"}, model
         assert components[enum]["type"] == "string" and components[enum]["enum"], enum
-    assert set(components["TransactionType"]["enum"]) == {
-        "topup",
-        "charge",
-        "refund",
-        "bonus",
-        "referral_reward",
-        "promo",
-        "adjustment",
-        "subscription",
-        "merge",
-    }
+    contract_types = "topup charge refund bonus referral_reward promo adjustment subscription merge"
+    assert components["TransactionType"]["enum"] == contract_types.split()
 
 
 def test_health_declares_one_model_for_both_answers(schema):
