@@ -33,7 +33,7 @@ TESTED_SEPARATELY = REFUND_OPERATIONS | WEBHOOK_OPERATIONS
 
 
 def _not_in_schema(*keys: str) -> str | None:
-    missing = [key for key in keys if not in_schema(key)]
+    missing = sorted(key for key in keys if not in_schema(key))
     return (
         f"not in this build's schema yet (contract v1.1, another change adds it): {missing}"
         if missing

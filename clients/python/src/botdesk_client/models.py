@@ -116,6 +116,9 @@ class EventType(StrEnum):
     SUBSCRIPTION_EXPIRED = "subscription.expired"
 
 
+BotEventType = EventType  # the name of this enum in the OpenAPI schema
+
+
 def _open_enum() -> Any:
     # The enum member when the value is known, else the plain string (a newer server's value).
     return Field(union_mode="left_to_right")
@@ -178,7 +181,7 @@ class Payment(Model):
     id: int | str
     user: str | None = None
     provider: PaymentProvider | str = _open_enum()
-    provider_payment_id: str
+    provider_payment_id: str | None = None
     status: PaymentStatus | str = _open_enum()
     amount: Decimal
     currency: str
@@ -196,7 +199,9 @@ class Refund(Model):
     currency: str
     status: RefundStatus | str = _open_enum()
     reason: str = ""
+    error_message: str = ""
     created_at: datetime
+    resolved_at: datetime | None = None
 
 
 class GenerationRefund(Model):
