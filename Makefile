@@ -1,5 +1,5 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both set up what they need first.
-.PHONY: setup run test lint format stress bench
+.PHONY: setup run test lint format stress bench bot
 
 VENV := .venv/bin
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
@@ -36,3 +36,11 @@ format:
 stress:
 	bash scripts/setup.sh --no-migrate
 	bash scripts/stress.sh
+
+# The example Telegram bot (examples/aiogram_bot/README.md) against the Botdesk of `make run`:
+#   BOT_TOKEN=123:abc make bot        (BOTDESK_URL and BOTDESK_API_KEY optional; a key is made if unset)
+bot:
+	@test -n "$$BOT_TOKEN" || { echo "BOT_TOKEN is required: ask @BotFather for a token" >&2; exit 2; }
+	bash scripts/setup.sh --no-migrate
+	BOTDESK_API_KEY="$${BOTDESK_API_KEY:-$$($(VENV)/python manage.py create_api_key example-bot --rotate 2>/dev/null | tail -n1)}" \
+		$(VENV)/python -m examples.aiogram_bot

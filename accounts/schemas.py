@@ -3,6 +3,8 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field, model_validator
 
+from config.schemas import UserRef
+
 
 class BalanceOut(Schema):
     currency: str
@@ -37,9 +39,7 @@ class UserUpsertIn(Schema):
     first_name: str | None = Field(None, max_length=128)
     last_name: str | None = Field(None, max_length=128)
     language_code: str | None = Field(None, max_length=16)
-    referrer: str | None = Field(
-        None, max_length=140, description="a {user} form: digits, device:<id> or ext:<id>"
-    )
+    referrer: UserRef | None = None
 
 
 class IdentityIn(Schema):

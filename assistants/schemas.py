@@ -1,12 +1,21 @@
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
+
+from assistants.models import Dialog, Document, HandoffAudit, Message
+from config.schemas import UserRef, schema_enum
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CHUNK_CHARS = 8_000
 MAX_EMBEDDING_LENGTH = 4_096
+
+DocumentStatus = schema_enum("DocumentStatus", Document.Status.values)
+DocumentSource = schema_enum("DocumentSource", Document.Source.values)
+DialogMode = schema_enum("DialogMode", Dialog.Mode.values)
+MessageRole = schema_enum("MessageRole", Message.Role.values)
+HandoffAction = schema_enum("HandoffAction", HandoffAudit.Action.values)
 
 
 class AssistantIn(Schema):
@@ -61,9 +70,9 @@ class DocumentIn(Schema):
 class DocumentOut(Schema):
     id: int
     title: str
-    status: str
+    status: DocumentStatus
     chunks_count: int
-    source: str
+    source: DocumentSource
     size: int
     error: str
     created_at: datetime
@@ -103,8 +112,11 @@ class SearchOut(Schema):
 
 
 class DialogIn(Schema):
-    user: str = Field(..., min_length=1, max_length=140)
-    chat_id: str = Field(..., min_length=1, max_length=64)
+    user: UserRef
+    chat_id: Annotated[
+        str,
+        WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1, "maxLength": 64}, {"type": "integer"}]}),
+    ] = Field(..., min_length=1, max_length=64)
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -121,21 +133,21 @@ class DialogOut(Schema):
     user: str
     user_id: int
     chat_id: str
-    mode: str
+    mode: DialogMode
     operator: str
     messages_count: int
     created_at: datetime
 
 
 class MessageIn(Schema):
-    role: Literal["user", "assistant", "operator", "system"]
+    role: MessageRole
     content: str = Field(..., min_length=1, max_length=32_000)
 
 
 class MessageOut(Schema):
     id: int
     dialog_id: int
-    role: str
+    role: MessageRole
     content: str
     created_at: datetime
 
@@ -146,7 +158,7 @@ class MessagePage(Schema):
 
 
 class HandoffIn(Schema):
-    action: Literal["take", "release"]
+    action: HandoffAction
     operator: str = Field(..., min_length=1, max_length=150)
     reason: str = Field("", max_length=2_000)
 
@@ -155,7 +167,7 @@ class HandoffOut(Schema):
     id: int
     dialog_id: int
     operator: str
-    action: str
+    action: HandoffAction
     reason: str
-    mode: str
+    mode: DialogMode
     created_at: datetime

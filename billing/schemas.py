@@ -5,7 +5,8 @@ from ninja import Schema
 from pydantic import Field
 
 from accounts.schemas import BalanceOut
-from config.schemas import PositiveMoney
+from billing.models import Payment
+from config.schemas import PositiveMoney, UserRef, schema_enum
 
 ENTRY_TYPE_NAMES = (
     "topup",
@@ -19,10 +20,15 @@ ENTRY_TYPE_NAMES = (
     "merge",
 )
 
+# Enums in the schema, so that generated clients can switch on them.
+TransactionType = schema_enum("TransactionType", ENTRY_TYPE_NAMES)
+PaymentStatus = schema_enum("PaymentStatus", Payment.Status.values)
+PaymentProvider = schema_enum("PaymentProvider", Payment.Provider.values)
+
 
 class TransactionOut(Schema):
     id: int
-    type: str
+    type: TransactionType
     amount: str
     balance_after: str
     currency: str
@@ -37,7 +43,7 @@ class TransactionPage(Schema):
 
 
 class TransactionsQuery(Schema):
-    type: str | None = Field(None, description=f"one of {', '.join(ENTRY_TYPE_NAMES)}")
+    type: TransactionType | None = None
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = None
     currency: str | None = Field(None, max_length=8, description="only this currency (default: all)")
@@ -52,9 +58,9 @@ class PaymentCreateIn(Schema):
 class PaymentOut(Schema):
     id: int
     user: str
-    provider: str
+    provider: PaymentProvider
     provider_payment_id: str
-    status: str
+    status: PaymentStatus
     amount: str
     currency: str
     confirmation_url: str | None
@@ -63,7 +69,7 @@ class PaymentOut(Schema):
 
 
 class TelegramStarsIn(Schema):
-    user: str = Field(..., max_length=140)
+    user: UserRef
     telegram_payment_charge_id: str = Field(..., min_length=1, max_length=128)
     currency: Literal["XTR"]
     total_amount: int = Field(..., ge=1, le=1_000_000)

@@ -7,7 +7,6 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.parser import Parser
@@ -17,6 +16,7 @@ from accounts.auth import ApiKeyAuth
 from assistants.api import router as assistants_router
 from billing.api import router as billing_router
 from config.errors import ERROR_STATUS, DomainError, error_body
+from config.openapi import BotdeskNinjaAPI
 from generations.api import router as generations_router
 from ops.api import router as ops_router
 
@@ -76,7 +76,7 @@ def _reject_nul(value: Any, *, path: str) -> None:
             _reject_nul(item, path=f"{path}[{index}]")
 
 
-api = NinjaAPI(
+api = BotdeskNinjaAPI(
     title="Botdesk Bot API",
     version="1",
     description="The JSON API that Telegram bots use: users, money, generations, assistants.",

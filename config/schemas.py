@@ -1,10 +1,14 @@
 """Field types shared by every app's API schemas."""
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+
+from config.errors import ERROR_STATUS
 
 MONEY_QUANTUM = Decimal("0.01")
 MAX_MONEY = Decimal("1000000000.00")
@@ -45,8 +49,50 @@ PositiveMoney = Annotated[
 ]
 
 
+USER_REF_MAX_LENGTH = 140
+MAX_TELEGRAM_ID = 2**63 - 1
+
+
+def _user_ref(value: Any) -> Any:
+    # aiogram hands bots `message.from_user.id` as an int: take it as the digits form of {user}.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= MAX_TELEGRAM_ID:
+            raise ValueError("a Telegram id must be a positive 64-bit integer")
+        return str(value)
+    return value
+
+
+USER_REF_DESCRIPTION = "a Telegram id (a JSON integer, or its digits as a string), device:<id> or ext:<id>"
+
+# A user named in a request body: the {user} forms of the path, or a Telegram id as a JSON integer.
+UserRef = Annotated[
+    str,
+    BeforeValidator(_user_ref),
+    Field(min_length=1, max_length=USER_REF_MAX_LENGTH),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": USER_REF_MAX_LENGTH},
+                {"type": "integer", "minimum": 1, "maximum": MAX_TELEGRAM_ID},
+            ],
+            "description": USER_REF_DESCRIPTION,
+        }
+    ),
+]
+
+
+def schema_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A named enum for the OpenAPI schema (a component generators turn into an enum class), made from
+    the values that already define it (a model's choices), so the two cannot drift apart."""
+    return StrEnum(name, {value.upper().replace(".", "_"): value for value in values})
+
+
+# The error codes of the contract, one enum so that clients can switch on them.
+ErrorCode = schema_enum("ErrorCode", ERROR_STATUS)
+
+
 class ErrorDetail(Schema):
-    code: str
+    code: ErrorCode
     message: str
     details: dict[str, Any]
 

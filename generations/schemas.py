@@ -9,17 +9,16 @@ from ninja import Schema
 from pydantic import Field, field_validator, model_validator
 
 from config.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from config.schemas import Money
-from generations.models import URL_MAX_LENGTH
+from config.schemas import Money, UserRef, schema_enum
+from generations.models import URL_MAX_LENGTH, AIModel, Generation
 
 # Long text is cut to the stored limits, not refused; these bounds only stop absurd bodies early.
 TEXT_INPUT_MAX = 20_000
 PARAMETERS_MAX_BYTES = 16_384
 MAX_INT32 = 2**31 - 1
 MAX_ID = 2**63 - 1
-USER_REF = Field(
-    ..., min_length=1, max_length=140, description="a {user} form: digits, device:<id> or ext:<id>"
-)
+GenerationStatus = schema_enum("GenerationStatus", Generation.Status.values)
+ModelCategory = schema_enum("ModelCategory", AIModel.Category.values)
 
 
 def _bounded_json(value: dict[str, Any], *, limit: int = PARAMETERS_MAX_BYTES) -> dict[str, Any]:
@@ -40,7 +39,7 @@ def _result_url(value: str | None) -> str | None:
 class AIModelOut(Schema):
     code: str
     name: str
-    category: str
+    category: ModelCategory
     price: Money
     currency: str
     is_free: bool
@@ -48,7 +47,7 @@ class AIModelOut(Schema):
 
 
 class GenerationCreateIn(Schema):
-    user: str = USER_REF
+    user: UserRef
     model: str = Field(..., min_length=1, max_length=64)
     prompt: str = Field("", max_length=TEXT_INPUT_MAX, description="stored cut to 1000 characters")
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -78,7 +77,7 @@ class GenerationStatusIn(Schema):
 class GenerationOut(Schema):
     id: int
     user: str
-    status: str
+    status: GenerationStatus
     model: str
     cost: Money
     currency: str
@@ -101,7 +100,7 @@ class GenerationPage(Schema):
 
 
 class GenerationsQuery(Schema):
-    status: Literal["pending", "processing", "succeeded", "failed", "timeout", "canceled"] | None = None
+    status: GenerationStatus | None = None
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(None, max_length=64)
 
@@ -164,7 +163,7 @@ class ProjectDetailOut(ProjectOut):
 
 
 class ProviderLogIn(Schema):
-    user: str | None = Field(None, max_length=140)
+    user: UserRef | None = None
     model: str = Field("", max_length=TEXT_INPUT_MAX, description="stored cut to 64 characters")
     prompt: str = Field("", max_length=TEXT_INPUT_MAX, description="stored cut to 1000 characters")
     result_url: str | None = Field(None, max_length=URL_MAX_LENGTH)

@@ -5,12 +5,12 @@ from ninja import Router, Status
 
 from config.schemas import ERROR_CODES_4XX, ErrorOut
 from ops import selectors, services
-from ops.schemas import LEVELS, DebugLogAccepted, DebugLogIn
+from ops.schemas import LEVELS, DebugLogAccepted, DebugLogIn, HealthOut
 
 router = Router(tags=["health"])
 
 
-@router.get("/health", auth=None, response={200: dict, 503: dict})
+@router.get("/health", auth=None, response={200: HealthOut, 503: HealthOut})
 def health(request: HttpRequest):
     report = selectors.health_report()
     return Status(200 if report["database"] == "ok" else 503, report)

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import Field, field_validator
@@ -21,6 +21,15 @@ class DebugLogIn(Schema):
         if level not in LEVELS:
             raise ValueError(f"must be one of {', '.join(LEVELS)}")
         return level
+
+
+class HealthOut(Schema):
+    """One shape for 200 and 503, so generated clients get one model and keep both answers."""
+
+    status: Literal["ok", "down"]
+    database: Literal["ok", "down"]
+    pgvector: str | None = Field(description="the vector extension's version; null when the database is down")
+    broker: Literal["ok", "down"]
 
 
 class DebugLogAccepted(Schema):

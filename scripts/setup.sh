@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares everything Botdesk needs on a Debian machine; safe and quick to run again.
-#   scripts/setup.sh            virtualenv, PostgreSQL + pgvector, Redis, database, migrations
+#   scripts/setup.sh            virtualenv (requirements.txt, requirements-dev.txt), PostgreSQL + pgvector, Redis, database, migrations
 #   scripts/setup.sh --no-migrate   the same without migrating the project database (tests make their own)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,9 +39,11 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv 2>/dev/null || { apt_install python3-venv; "$PYTHON" -m venv .venv; }
 fi
-REQUIREMENTS_SHA="$(cat requirements.txt | sha256sum | cut -c1-64)"
+# requirements-dev.txt: the Python client (editable, from clients/python), aiogram for the example bot
+# and the OpenAPI client generator that a test runs.
+REQUIREMENTS_SHA="$(cat requirements.txt requirements-dev.txt clients/python/pyproject.toml | sha256sum | cut -c1-64)"
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$REQUIREMENTS_SHA" ]; then
-    .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+    .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
     echo "$REQUIREMENTS_SHA" > .venv/.requirements.sha256
 else
     echo "requirements up to date"

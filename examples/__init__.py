@@ -1,0 +1,1 @@
+"""Examples of bots built on Botdesk."""
