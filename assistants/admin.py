@@ -22,6 +22,7 @@ from assistants.models import (
     KnowledgeChunk,
     Message,
 )
+from config.errors import DomainError
 from core.admin_toolkit import (
     BigTableAdmin,
     GuardedAdmin,
@@ -204,6 +205,33 @@ class DialogAdmin(UserRefSearchMixin, BigTableAdmin):
     )
     readonly_fields = fields
     inlines = (MessageInline, HandoffInline)
+    actions = ("take_over", "give_back")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # messages and the handoff audit belong to it
+
+    def _handoff(self, request: HttpRequest, queryset: QuerySet, action: str) -> None:
+        done = 0
+        for dialog_id in queryset.values_list("pk", flat=True):
+            try:
+                services.dialog_handoff(
+                    dialog_id=dialog_id, action=action, operator=request.user.get_username(), reason="admin"
+                )
+            except DomainError as exc:
+                messages.warning(request, f"#{dialog_id}: {exc.message}")
+            else:
+                done += 1
+        messages.success(request, gettext("Done for %(count)d dialogs.") % {"count": done})
+
+    @admin.action(
+        description=_("Take over the selected dialogs (the bot stays silent)"), permissions=("change",)
+    )
+    def take_over(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._handoff(request, queryset, HandoffAudit.Action.TAKE)
+
+    @admin.action(description=_("Give the selected dialogs back to the bot"), permissions=("change",))
+    def give_back(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._handoff(request, queryset, HandoffAudit.Action.RELEASE)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         # The change page shows the assistant and the user too: join them instead of two lookups.

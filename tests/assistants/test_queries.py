@@ -162,3 +162,21 @@ def test_chunk_admin_never_renders_the_vector(admin_client_logged_in, assistant)
     assert b"embedding" not in page.content.lower()
     listing = admin_client_logged_in.get("/admin/assistants/knowledgechunk/?q=visible")
     assert list(listing.context["cl"].result_list) == [chunk]
+
+
+def test_admin_handoff_actions_take_and_give_back_through_the_service(
+    admin_client_logged_in, make_assistant, owner
+):
+    dialog, _ = services.dialog_open(assistant=make_assistant(), user=owner, chat_id="handoff-1")
+    selected = {"_selected_action": [dialog.pk], "index": 0}
+
+    admin_client_logged_in.post("/admin/assistants/dialog/", {**selected, "action": "take_over"})
+    assert Dialog.objects.get(pk=dialog.pk).mode == Dialog.Mode.OPERATOR
+    admin_client_logged_in.post("/admin/assistants/dialog/", {**selected, "action": "give_back"})
+    assert Dialog.objects.get(pk=dialog.pk).mode == Dialog.Mode.BOT
+    assert list(
+        HandoffAudit.objects.filter(dialog=dialog).order_by("pk").values_list("action", flat=True)
+    ) == [
+        "take",
+        "release",
+    ]
