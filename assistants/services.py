@@ -13,8 +13,8 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from accounts.errors import UserBlocked
 from accounts.models import EndUser
-from accounts.selectors import end_user_ensure_active
 from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
@@ -421,14 +421,11 @@ def message_create(*, dialog_id: int, role: str, content: str) -> Message:
         raise AssistantsError("Unknown role.", code="validation_error", details={"role": "unknown"})
     now = timezone.now()
     with transaction.atomic():
-        # A blocked user's dialog takes no message (bot-api.md v1.1), decided in the same statement.
-        dialogs = Dialog.objects.filter(pk=dialog_id, user__is_blocked=False)
+        dialogs = Dialog.objects.filter(pk=dialog_id)
         if role == Message.Role.ASSISTANT:
             dialogs = dialogs.exclude(mode=Dialog.Mode.OPERATOR)
         if not dialogs.update(messages_count=F("messages_count") + 1, last_message_at=now):
-            dialog = Dialog.objects.select_related("user").filter(pk=dialog_id).first()
-            if dialog is not None:
-                end_user_ensure_active(dialog.user)
+            if Dialog.objects.filter(pk=dialog_id).exists():
                 raise AssistantsError(
                     "An operator has taken over this dialog; the assistant must not answer.",
                     code="conflict",
@@ -436,7 +433,13 @@ def message_create(*, dialog_id: int, role: str, content: str) -> Message:
                 )
             raise AssistantsError(f"No dialog {dialog_id}.", code="not_found", details={"dialog": dialog_id})
         # Locks taken child first (dialog, then assistant) everywhere, so no two writers deadlock.
-        Assistant.objects.filter(dialogs__pk=dialog_id).update(messages_count=F("messages_count") + 1)
+        # The counter's statement also decides the block (bot-api.md v1.1): nothing is counted for a
+        # blocked user, and the refusal rolls the dialog's count back with it, with no extra query.
+        counted = Assistant.objects.filter(dialogs__pk=dialog_id, dialogs__user__is_blocked=False).update(
+            messages_count=F("messages_count") + 1
+        )
+        if not counted:
+            raise UserBlocked()
         return Message.objects.create(dialog_id=dialog_id, role=role, content=content)
 
 
