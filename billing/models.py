@@ -118,6 +118,7 @@ class LedgerEntry(models.Model):
         db_table = "billing_ledger_entry"
         permissions = [
             ("export_ledgerentry", "Can export ledger entries"),
+            ("view_revenue", "Can see revenue and top spenders"),
         ]
         verbose_name = "ledger entry"
         verbose_name_plural = "ledger entries"

@@ -44,6 +44,7 @@ FINANCE = [
     *_model("billing.account", "view", "change"),
     "billing.adjust_above_limit",
     *_model("billing.ledgerentry", "view", "export"),
+    "billing.view_revenue",  # the revenue and top spenders panels
     *_model("billing.payment", "view", "export"),
     *_model("billing.hold", "view"),
     *_model("billing.providerevent", "view"),

@@ -86,4 +86,4 @@ def ledger_url(*, currency: str, type_: int | None = None, day=None, since=None)
     return changelist_url("billing.LedgerEntry", **filters)
 
 
-PANEL = Panel("revenue", _("Revenue"), "billing.view_ledgerentry", build, wide=True, order=50)
+PANEL = Panel("revenue", _("Revenue"), "billing.view_revenue", build, wide=True, order=50)

@@ -44,6 +44,6 @@ def build(now):
 
 
 PANEL = Panel(
-    "top_spenders", _("Top spenders, 30 days"), "billing.view_ledgerentry", build,
+    "top_spenders", _("Top spenders, 30 days"), "billing.view_revenue", build,
     order=55, template_name=TABLE_TEMPLATE,
 )  # fmt: skip
