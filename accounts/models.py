@@ -173,6 +173,7 @@ class BotEvent(models.Model):
     class Meta:
         db_table = "accounts_bot_event"
         verbose_name = "bot event"
+        permissions = [("redeliver_botevent", "Can send bot events to the webhook again")]
         constraints = [
             models.CheckConstraint(
                 name="bot_event_pending_is_due_sometime",
