@@ -121,7 +121,11 @@ def test_a_refused_put_leaves_the_webhook_as_it_was(api, settings):
 
 def test_public_addresses_pass_and_private_ones_pass_when_allowed(api, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    for url in ("https://8.8.8.8/hook", "http://[2001:4860:4860::8888]/x", "https://bot.example.com:8443/a?b=c"):
+    for url in (
+        "https://8.8.8.8/hook",
+        "http://[2001:4860:4860::8888]/x",
+        "https://bot.example.com:8443/a?b=c",
+    ):
         assert api.put("/api/v1/webhook", {"url": url}).status_code == 200, url
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     assert api.put("/api/v1/webhook", {"url": "http://127.0.0.1:9/hook"}).status_code == 200
