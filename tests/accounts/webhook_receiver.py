@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +25,9 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     stall_seconds: float = 0.0
     requests: list[Received] = field(default_factory=list)
+    # Decides (status, stall seconds) from the request instead of the script; the fault tests use it.
+    decide: Callable[[Received], tuple[int, float]] | None = None
+    port: int = 0
 
     def __post_init__(self) -> None:
         receiver = self
@@ -32,11 +36,16 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received = Received(self.path, dict(self.headers.items()), body)
                 with receiver._lock:
-                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-                    status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                if receiver.stall_seconds:
-                    time.sleep(receiver.stall_seconds)
+                    receiver.requests.append(received)
+                    if receiver.decide is not None:
+                        status, stall = receiver.decide(received)
+                    else:
+                        status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                        stall = receiver.stall_seconds
+                if stall:
+                    time.sleep(stall)
                 payload = b'{"ok": true}' if 200 <= status < 300 else b"receiver says no"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
@@ -46,7 +55,7 @@ class WebhookReceiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
