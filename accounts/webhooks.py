@@ -78,7 +78,10 @@ def webhook_url_check(url: str) -> None:
         raise refuse(f"at most {URL_MAX_LENGTH} characters")
     if any(ord(char) <= 32 or ord(char) == 127 for char in url):
         raise refuse("no spaces or control characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "http://[::1" and the like
+        raise refuse("not a valid URL") from exc
     if parts.scheme not in ("http", "https"):
         raise refuse("must be an http or https URL")
     try:

@@ -74,7 +74,7 @@ def test_unknown_or_missing_event_types_are_422(api, events):
 @pytest.mark.parametrize(
     "url",
     ["ftp://bot.example.com/x", "bot.example.com/hook", "https://", "javascript:alert(1)", "http://a b.com/",
-     "http://user:pw@bot.example.com/", "http://bot.example.com:99999/"],
+     "http://user:pw@bot.example.com/", "http://bot.example.com:99999/", "http://[::1/x", "http://[zz]/"],
 )  # fmt: skip
 def test_urls_that_are_not_http_are_422_naming_url(api, url):
     response = api.put("/api/v1/webhook", {"url": url})
