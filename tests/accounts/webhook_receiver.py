@@ -42,15 +42,20 @@ class WebhookReceiver:
                     if receiver.decide is not None:
                         status, stall = receiver.decide(received)
                     else:
-                        status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                        status = (
+                            receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
+                        )
                         stall = receiver.stall_seconds
                 if stall:
                     time.sleep(stall)
                 payload = b'{"ok": true}' if 200 <= status < 300 else b"receiver says no"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender gave up (timed out, or its worker was killed) before the answer
 
             def log_message(self, *args) -> None:
                 pass

@@ -668,6 +668,7 @@ def test_webhook_receiver_answering_500_then_200_gets_every_event(stack, hook_ke
         secret = webhook_point(raw, receiver.url)
         user = str(9_500_000_000 + int(time.time()) % 1_000_000)
         run = uuid.uuid4().hex[:6]
+        started = time.monotonic()
         charge_ids = stars_credits(raw, user, f"wh500-{run}", 20)
         # YooKassa: one payment succeeds, one is canceled, each through its notification
         with client(raw) as api:
@@ -688,7 +689,7 @@ def test_webhook_receiver_answering_500_then_200_gets_every_event(stack, hook_ke
         events = wait_until(
             lambda: all_delivered(key_id, 22), timeout=240, what="every event delivered", every=1
         )
-        took = time.monotonic() - recorded_at
+        took, since_first = time.monotonic() - recorded_at, time.monotonic() - started
         per_event = arrivals_check(receiver, secret, events)
     finally:
         receiver.close()
@@ -703,7 +704,8 @@ def test_webhook_receiver_answering_500_then_200_gets_every_event(stack, hook_ke
     assert all(count >= 2 for count in per_event.values()), "each event was refused once, then acknowledged"
     attempts = sum(attempts for _, _, attempts in events.values())
     print(f"\nfault webhook-500-then-200: events {len(events)} ({dict(types)}), requests {len(receiver.requests)}, "
-          f"attempts {attempts}, all delivered {took:.1f}s after the last change; rolled-back change sent: none")  # fmt: skip
+          f"attempts {attempts}, all delivered {since_first:.1f}s after the first change and {took:.1f}s after the "
+          f"last; rolled-back change sent: none")  # fmt: skip
     ledger_check_clean()
 
 
@@ -762,8 +764,6 @@ def test_webhook_receiver_down_for_a_while_gets_every_event_when_back(stack, hoo
                            "parameters": {}}, headers={"Idempotency-Key": f"whdown-{user}"})  # fmt: skip
         assert created.status_code == 201, created.text
     time.sleep(45)
-    failed_attempts = sql("SELECT count(*) FROM accounts_webhook_delivery d JOIN accounts_bot_event e "
-                          "ON e.id = d.event_id WHERE e.api_key_id = %s AND NOT d.ok", (key_id,))[0][0]  # fmt: skip
     receiver = WebhookReceiver(port=port)  # back
     back_at = time.monotonic()
     try:
@@ -779,6 +779,6 @@ def test_webhook_receiver_down_for_a_while_gets_every_event_when_back(stack, hoo
     assert types == {"payment.succeeded": 10, "generation.timeout": 1}
     attempts = sum(attempts for _, _, attempts in new.values())
     print(f"\nfault webhook-receiver-down: events {len(new)} ({dict(types)}), failed attempts while down "
-          f"{failed_attempts}, attempts {attempts}, requests after it came back {len(receiver.requests)}, "
+          f"{attempts - len(new)}, attempts {attempts}, requests after it came back {len(receiver.requests)}, "
           f"all delivered {took:.1f}s after it came back")  # fmt: skip
     ledger_check_clean()
