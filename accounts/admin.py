@@ -10,7 +10,7 @@ from accounts import services, webhook_delivery
 from accounts.errors import AccountsError
 from accounts.models import ApiKey, BotEvent, EndUser, Operator, WebhookDelivery, WebhookEndpoint
 from accounts.selectors import user_ref_parse
-from config.admin_utils import CappedCountPaginator
+from config.admin_utils import ReadOnlyAdmin
 
 WEBHOOK_DELIVERY_INLINE_ROWS = 20
 
@@ -130,26 +130,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 # --- Events sent to the bots' webhooks ---------------------------------------------------------
 
 
-class WebhookReadOnlyAdmin(admin.ModelAdmin):
-    """Written by services only: viewable, never added, changed or deleted here."""
-
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 50
-    ordering = ("-id",)
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(WebhookReadOnlyAdmin):
+class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ("api_key", "url", "event_types", "updated_at")
     list_select_related = ("api_key",)
     search_fields = ("url", "api_key__name", "api_key__prefix")
@@ -161,7 +143,7 @@ class WebhookEndpointAdmin(WebhookReadOnlyAdmin):
 
 
 @admin.register(BotEvent)
-class BotEventAdmin(WebhookReadOnlyAdmin):
+class BotEventAdmin(ReadOnlyAdmin):
     list_display = ("public_id", "type", "api_key", "created_at", "status", "attempts", "next_attempt_at",
                     "short_error")  # fmt: skip
     list_select_related = ("api_key",)
@@ -210,7 +192,7 @@ class BotEventAdmin(WebhookReadOnlyAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(WebhookReadOnlyAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "event", "attempt", "started_at", "status_code", "ok", "duration_ms", "short_error")
     list_select_related = ("event",)
     list_filter = ("ok", "started_at")
