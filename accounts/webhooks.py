@@ -67,7 +67,7 @@ def webhook_url_check(url: str) -> None:
     """http(s) with a host; private, loopback and link-local hosts refused unless allowed by settings.
 
     Host names are not resolved here (a DNS lookup has no bound in a web request): the delivery
-    resolves them and checks every address before it connects (webhook_delivery.webhook_post).
+    resolves them and checks every address before it connects (webhook_delivery._connect_target).
     """
 
     def refuse(reason: str) -> AccountsError:
@@ -94,6 +94,7 @@ def webhook_url_check(url: str) -> None:
         raise refuse("credentials in the URL are not supported")
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         return
+    host = host.rstrip(".")  # "localhost." is localhost
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise refuse("private, loopback and link-local addresses are not allowed")
     address = _ip_literal(host)

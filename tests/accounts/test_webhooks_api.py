@@ -86,6 +86,7 @@ def test_urls_that_are_not_http_are_422_naming_url(api, url):
 PRIVATE_URLS = [
     "http://127.0.0.1:8000/hook",
     "http://localhost/hook",
+    "http://localhost./hook",
     "http://api.localhost/hook",
     "http://10.1.2.3/hook",
     "http://192.168.0.10/hook",
