@@ -59,9 +59,19 @@ class IdentityIn(Schema):
 
 
 class WebhookIn(Schema):
-    url: str = Field(..., min_length=1, max_length=2000, description="http(s) URL the events are POSTed to")
+    url: str = Field(
+        ...,
+        min_length=1,
+        max_length=2000,
+        description="http(s) URL the events are POSTed to",
+        examples=["https://bot.example.com/botdesk/events"],
+    )
     events: list[BotEventType] | None = Field(
-        None, min_length=1, max_length=16, description="event types to receive; default all"
+        None,
+        min_length=1,
+        max_length=16,
+        description="event types to receive; default all",
+        examples=[["payment.succeeded", "generation.timeout"]],
     )
 
 
