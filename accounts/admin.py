@@ -1,12 +1,18 @@
+import uuid
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
-from accounts import services
+from accounts import services, webhook_delivery
 from accounts.errors import AccountsError
-from accounts.models import ApiKey, EndUser, Operator
+from accounts.models import ApiKey, BotEvent, EndUser, Operator, WebhookDelivery, WebhookEndpoint
 from accounts.selectors import user_ref_parse
+from config.admin_utils import ReadOnlyAdmin
+
+WEBHOOK_DELIVERY_INLINE_ROWS = 20
 
 
 @admin.register(Operator)
@@ -119,3 +125,79 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(api_key=api_key)
         messages.success(request, "Revoked.")
+
+
+# --- Events sent to the bots' webhooks ---------------------------------------------------------
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ("api_key", "url", "event_types", "updated_at")
+    list_select_related = ("api_key",)
+    search_fields = ("url", "api_key__name", "api_key__prefix")
+    fields = ("api_key", "url", "events", "created_at", "updated_at")
+
+    @admin.display(description="events")
+    def event_types(self, obj: WebhookEndpoint) -> str:
+        return "all" if obj.events is None else ", ".join(obj.events)
+
+
+@admin.register(BotEvent)
+class BotEventAdmin(ReadOnlyAdmin):
+    list_display = ("public_id", "type", "api_key", "created_at", "status", "attempts", "next_attempt_at",
+                    "short_error")  # fmt: skip
+    list_select_related = ("api_key",)
+    list_filter = ("status", "type", "created_at")
+    search_fields = ("public_id",)
+    search_help_text = "An event id (the Botdesk-Event-Id header)."
+    fields = ("public_id", "type", "api_key", "created_at", "status", "attempts", "next_attempt_at",
+              "last_attempt_at", "last_error", "delivered_at", "finished_at", "data", "recent_deliveries")  # fmt: skip
+    actions = ("redeliver",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(public_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.none(), False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: BotEvent) -> str:
+        return obj.last_error[:80]
+
+    @admin.display(description=f"attempts (newest {WEBHOOK_DELIVERY_INLINE_ROWS})")
+    def recent_deliveries(self, obj: BotEvent) -> str:
+        rows = obj.deliveries.order_by("-id")[:WEBHOOK_DELIVERY_INLINE_ROWS]
+        return format_html(
+            "<table><tr><th>#</th><th>started</th><th>ms</th><th>HTTP</th><th>error</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (row.attempt, row.started_at, row.duration_ms, row.status_code or "-", row.error)
+                    for row in rows
+                ),
+            ),
+        )
+
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.redeliver_botevent")
+
+    @admin.action(description="Send again now (a fresh retry schedule)", permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = webhook_delivery.bot_events_redeliver(event_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"{count} event(s) queued for delivery.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "event", "attempt", "started_at", "status_code", "ok", "duration_ms", "short_error")
+    list_select_related = ("event",)
+    list_filter = ("ok", "started_at")
+    raw_id_fields = ("event",)
+
+    @admin.display(description="error")
+    def short_error(self, obj: WebhookDelivery) -> str:
+        return obj.error[:80]

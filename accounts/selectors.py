@@ -2,10 +2,10 @@
 
 import re
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.errors import AccountsError
-from accounts.models import ApiKey, EndUser
+from accounts.models import ApiKey, EndUser, WebhookEndpoint
 
 TELEGRAM_ID_RE = re.compile(r"^[0-9]{1,19}$")
 OPAQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.:@|+=-]{1,128}$")
@@ -66,3 +66,14 @@ def end_user_ids_for_ref(*, ref: str) -> list[int] | None:
 
 def api_keys_active() -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(revoked_at__isnull=True)
+
+
+def webhook_takers(*, api_key_ids: set[int], event_type: str) -> set[int]:
+    """Which of these API keys have a webhook that takes `event_type` (one query)."""
+    if not api_key_ids:
+        return set()
+    return set(
+        WebhookEndpoint.objects.filter(api_key_id__in=api_key_ids)
+        .filter(Q(events__isnull=True) | Q(events__contains=[event_type]))
+        .values_list("api_key_id", flat=True)
+    )

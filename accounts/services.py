@@ -13,6 +13,9 @@ from accounts.errors import AccountsError
 from accounts.models import ApiKey, EndUser, Operator
 from accounts.selectors import end_user_find, user_ref_parse
 
+# Events for the bots' webhooks: the apps above record them through these (accounts/webhooks.py).
+from accounts.webhooks import bot_event_record, bot_events_record  # noqa: F401
+
 PROFILE_FIELDS = ("username", "first_name", "last_name", "language_code")
 IDENTITY_FIELDS = ("telegram_id", "device_id", "external_id")
 API_KEY_PREFIX = "bd_"

@@ -227,6 +227,10 @@ class Subscription(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     auto_renew = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # The key that bought the current plan: its webhook hears of renewals and expiry (bot-api.md, events).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "billing_subscription"
@@ -266,6 +270,10 @@ class Payment(models.Model):
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The key that created the payment: its webhook hears of success or cancelation (bot-api.md, events).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "billing_payment"

@@ -1,9 +1,12 @@
-"""Admin pieces every app's admin shares: a paginator for big tables and spreadsheet-safe streamed CSV."""
+"""Admin pieces every app's admin shares: a paginator for big tables, a read-only base for audit tables,
+spreadsheet-safe streamed CSV."""
 
 import csv
 from collections.abc import Iterable, Iterator
 
+from django.contrib import admin
 from django.core.paginator import Paginator
+from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 # Text from bots or operators must not run as a formula when an export is opened in a spreadsheet.
@@ -39,3 +42,21 @@ def csv_stream(header: list[str], rows: Iterable[tuple]) -> Iterator[str]:
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([spreadsheet_safe(value) for value in row])
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit tables: viewable, never added, changed or deleted from the admin."""
+
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    list_per_page = 50
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

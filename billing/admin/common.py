@@ -1,4 +1,4 @@
-"""Shared pieces of the billing admin: user links, hidden filters, read-only base, CSV export."""
+"""Shared pieces of the billing admin: user links, hidden filters, CSV export (and config's read-only base)."""
 
 from collections.abc import Iterable
 
@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import EndUser
-from config.admin_utils import CappedCountPaginator, csv_stream
+from config.admin_utils import ReadOnlyAdmin, csv_stream  # noqa: F401 (ReadOnlyAdmin: re-exported)
 
 CSV_EXPORT_CHUNK = 2000
 EXPORT_TEMPLATE = "admin/billing/change_list_export.html"
@@ -74,24 +74,6 @@ class AccountIdFilter(HiddenIdFilter):
     title = "account"
     parameter_name = "account"
     field = "account_id"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit tables: viewable, never added, changed or deleted from the admin."""
-
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 50
-    ordering = ("-id",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class CsvExportMixin:

@@ -31,6 +31,7 @@ def payment_create(request: HttpRequest, user: str, payload: PaymentCreateIn):
             currency=payload.currency or settings.DEFAULT_CURRENCY,
             provider=payload.provider,
             idempotence_key=services.provider_idempotence_key(client_id=request.auth.pk, idempotency_key=key),
+            api_key_id=request.auth.pk,
         )
         return Status(201, presenters.payment_out(payment))
 
@@ -51,6 +52,7 @@ def telegram_stars_credit(request: HttpRequest, payload: TelegramStarsIn):
             charge_id=payload.telegram_payment_charge_id,
             total_amount=payload.total_amount,
             invoice_payload=payload.invoice_payload,
+            api_key_id=request.auth.pk,
         )
         return Status(201 if credited else 200, presenters.payment_out(payment))
 

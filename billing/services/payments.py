@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import EndUser
+from accounts.models import BotEventType, EndUser
+from accounts.services import bot_event_record
 from billing.errors import BillingError
 from billing.models import Account, EntryType, Payment, ProviderEvent, ReferralReward
+from billing.presenters import payment_out
 from billing.providers.yookassa import SUPPORTED_CURRENCIES, yookassa_client
 from billing.services.ledger import currency_validate, entry_post, user_account_id
 
@@ -31,9 +33,18 @@ def provider_idempotence_key(*, client_id: int, idempotency_key: str) -> str:
 
 
 def payment_create(
-    *, user: EndUser, amount: Decimal, currency: str, provider: str, idempotence_key: str
+    *,
+    user: EndUser,
+    amount: Decimal,
+    currency: str,
+    provider: str,
+    idempotence_key: str,
+    api_key_id: int | None = None,
 ) -> Payment:
-    """Opens a pending YooKassa payment; the money arrives later through the webhook."""
+    """Opens a pending YooKassa payment; the money arrives later through the webhook.
+
+    `api_key_id` (the requesting bot's key) is whose webhook hears of its success or cancelation.
+    """
     currency_validate(currency)
     if provider != Payment.Provider.YOOKASSA:
         raise BillingError(
@@ -66,6 +77,7 @@ def payment_create(
             "amount": amount,
             "currency": currency,
             "confirmation_url": created.confirmation_url,
+            "api_key_id": api_key_id,
         },
     )
     if not new and (payment.user_id, payment.amount, payment.currency) != (user.pk, amount, currency):
@@ -192,7 +204,7 @@ def yookassa_notification_apply(
             Payment.objects.filter(
                 provider=Payment.Provider.YOOKASSA, provider_payment_id=provider_payment_id
             )
-            .only("pk", "user_id", "provider", "status", "amount", "currency")
+            .only("pk", "user_id", "provider", "status", "amount", "currency", "api_key_id")
             .first()
         )
         if payment is None:
@@ -232,6 +244,8 @@ def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -
         return Outcome.IGNORED, f"payment is {current}"
     payment.status = Payment.Status.SUCCEEDED
     _topup_credit(payment=payment)
+    _payment_event_record(payment_id=payment.pk, api_key_id=payment.api_key_id,
+                          event_type=BotEventType.PAYMENT_SUCCEEDED)  # fmt: skip
     return Outcome.CREDITED, f"credited {payment.amount:.2f} {payment.currency}"
 
 
@@ -241,6 +255,8 @@ def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
     )
     if canceled:
         payment.status = Payment.Status.CANCELED
+        _payment_event_record(payment_id=payment.pk, api_key_id=payment.api_key_id,
+                              event_type=BotEventType.PAYMENT_CANCELED)  # fmt: skip
         return Outcome.CANCELED, "canceled"
     current = Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
     if current == Payment.Status.CANCELED:
@@ -248,15 +264,27 @@ def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
     return Outcome.IGNORED, f"payment is {current}; a succeeded payment is undone by a refund, not a cancel"
 
 
+def _payment_event_record(*, payment_id: int, api_key_id: int | None, event_type: str) -> None:
+    """The bot's event, in the transaction that settled the payment; the row is read only if a webhook
+    takes it."""
+
+    def data() -> dict:
+        return payment_out(Payment.objects.select_related("user").get(pk=payment_id))
+
+    bot_event_record(api_key_id=api_key_id, event_type=event_type, data=data)
+
+
 # --- Telegram Stars ---------------------------------------------------------------------------
 
 
 def telegram_stars_credit(
-    *, user: EndUser, charge_id: str, total_amount: int, invoice_payload: str
+    *, user: EndUser, charge_id: str, total_amount: int, invoice_payload: str, api_key_id: int | None = None
 ) -> tuple[Payment, bool]:
     """Credits a successful Stars payment once per charge id; returns (payment, credited_now).
 
     A concurrent duplicate blocks on the unique index until the first commits, then finds its row.
+    The first credit is a `payment.succeeded` event like any other payment's (bot-api.md, events: every
+    payment that succeeds is reported, whoever reported it to Botdesk); a replay records none.
     """
     if total_amount <= 0:
         raise BillingError(
@@ -279,6 +307,7 @@ def telegram_stars_credit(
                     currency=currency,
                     details=details,
                     resolved_at=timezone.now(),
+                    api_key_id=api_key_id,
                 )
         except IntegrityError:
             existing = (
@@ -296,5 +325,7 @@ def telegram_stars_credit(
                 ) from None
             return existing, False
         _topup_credit(payment=payment)
+        _payment_event_record(payment_id=payment.pk, api_key_id=api_key_id,
+                              event_type=BotEventType.PAYMENT_SUCCEEDED)  # fmt: skip
     payment.user = user
     return payment, True

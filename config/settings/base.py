@@ -201,6 +201,24 @@ WELCOME_BONUS_ANONYMOUS = Decimal(WELCOME_BONUS_ANONYMOUS)
 REFERRAL_REWARD_PERCENT = Decimal(REFERRAL_REWARD_PERCENT)
 TELEGRAM_STARS_RATE = Decimal(TELEGRAM_STARS_RATE)
 
+# --- Events sent to the bots' webhooks (accounts.webhooks) ------------------------------------
+# Private, loopback and link-local webhook URLs are refused unless this is on (production: off).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=True)
+# A 2xx within this many seconds acknowledges an event.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# The wait before each retry; after the last one the event is given up (31.9 h after the first try).
+WEBHOOK_RETRY_DELAYS_SECONDS = env.list(
+    "WEBHOOK_RETRY_DELAYS_SECONDS",
+    cast=int,
+    default=[10, 60, 300, 900, 1800, 3600, 7200, 14400, 21600, 21600, 21600, 21600],
+)
+# An attempt holds its event this long; a worker killed mid-delivery frees it when the lease ends.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
+# Delivered (or given-up) events are deleted this long after they finished; pending ones never are.
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
+# Queue a delivery when the recording transaction commits (the beat sweep picks up anything missed).
+WEBHOOK_DELIVER_ON_COMMIT = env.bool("WEBHOOK_DELIVER_ON_COMMIT", default=True)
+
 # --- Authentication throttling (accounts.auth) ---------------------------------------------
 # Wrong or revoked API keys per client IP, and failed admin logins per username and IP, in a window.
 AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]

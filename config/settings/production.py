@@ -10,6 +10,8 @@ DATABASES = {"default": {**DATABASES["default"], **env.db("DATABASE_URL")}}  # n
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 YOOKASSA_MODE = env("YOOKASSA_MODE", default="live")
 YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET")
+# Bots' webhooks must not reach the internal network (bot-api.md: SSRF rules).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -17,3 +17,6 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")] 
 # Warnings (slow requests on a busy machine, 5xx) must not add INSERTs to other tests' query counts;
 # the ops tests switch the debug log handler on where they test it.
 DEBUG_LOG_DATABASE = False
+# Deliveries would run inline (eager) inside the request that recorded the event; the webhook tests
+# switch this on where they test delivery.
+WEBHOOK_DELIVER_ON_COMMIT = False

@@ -40,6 +40,7 @@ def generation_create(request: HttpRequest, payload: GenerationCreateIn):
             model_code=payload.model,
             prompt=payload.prompt,
             parameters=payload.parameters,
+            api_key_id=request.auth.pk,
         )
         return Status(201, presenters.generation_out(generation))
 
