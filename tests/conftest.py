@@ -2,6 +2,7 @@
 
 import json
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,15 @@ def _fresh_process_caches(request):
         plans_ensure_defaults()
     yield
     system_account_cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_namespace(settings):
+    """Failure counters live in Redis, which outlives a test: each test counts under its own prefix."""
+    throttle = settings.CACHES["throttle"]
+    prefix = f"{throttle['KEY_PREFIX']}:{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {**settings.CACHES, "throttle": {**throttle, "KEY_PREFIX": prefix}}
+    return prefix
 
 
 @pytest.fixture

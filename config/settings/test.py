@@ -1,6 +1,7 @@
 """pytest: real PostgreSQL with pgvector, fast password hashing, tasks run inline."""
 
 from config.settings.base import *  # noqa: F403
+from config.settings.base import env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests call tasks where they matter; work queued by on_commit runs inline instead of needing a worker.
@@ -17,3 +18,8 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")] 
 # Warnings (slow requests on a busy machine, 5xx) must not add INSERTs to other tests' query counts;
 # the ops tests switch the debug log handler on where they test it.
 DEBUG_LOG_DATABASE = False
+# Redis on 6379 is shared with other checkouts' test runs: the throttle's keys carry the database name
+# (tests/conftest.py adds a per-test part as well).
+CACHES["throttle"]["KEY_PREFIX"] = env(  # noqa: F405
+    "THROTTLE_KEY_PREFIX", default=f"botdesk-test-{env('BOTDESK_DB_NAME', default='botdesk')}"
+)
