@@ -13,12 +13,23 @@ many clients between transactions, so nothing may depend on session state:
 - no server-side cursors (a named cursor lives in one server session) and no prepared statements.
 """
 
+import re
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 POOLERS = ("", "pgbouncer")
+
+
+def _socket_host(url: str) -> str | None:
+    """A Unix socket directory given percent-encoded as the host (`@%2Fvar%2Frun%2Fpostgresql/db`),
+    which django-environ would pass on still encoded (and lowercased)."""
+    host = urlsplit(url).netloc.rsplit("@", 1)[-1]
+    host = re.sub(r":\d+$", "", host)
+    host = unquote(host)
+    return host if host.startswith("/") else None
 
 
 def timeouts_options(*, statement_timeout_ms: int, idle_in_transaction_timeout_ms: int) -> str:
@@ -41,6 +52,9 @@ def database_settings(
     if pooler not in POOLERS:
         raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', not {pooler!r}.")
     config = environ.Env.db_url_config(url)
+    socket_dir = _socket_host(url)
+    if socket_dir:
+        config["HOST"] = socket_dir
     url_options = dict(config.pop("OPTIONS", None) or {})
     options: dict[str, Any] = {"connect_timeout": connect_timeout}
     if not pooler:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from psycopg import sql
 
 
 @contextmanager
@@ -36,11 +37,20 @@ def database_timeouts_set(*, using: str = DEFAULT_DB_ALIAS) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_database()")
         name = cursor.fetchone()[0]
-        quoted = connection.ops.quote_name(name)
         for parameter, value in (
             ("statement_timeout", settings.STATEMENT_TIMEOUT_MS),
             ("idle_in_transaction_session_timeout", settings.IDLE_IN_TRANSACTION_TIMEOUT_MS),
         ):
-            # Utility statements take no bind parameters; both values are ints from settings.
-            cursor.execute(f"ALTER DATABASE {quoted} SET {parameter} = {int(value)}")
+            # Utility statements take no bind parameters: psycopg composes the quoted identifier.
+            statement = sql.SQL(" ").join(
+                [
+                    sql.SQL("ALTER DATABASE"),
+                    sql.Identifier(name),
+                    sql.SQL("SET"),
+                    sql.Identifier(parameter),
+                    sql.SQL("="),
+                    sql.Literal(int(value)),
+                ]
+            )
+            cursor.execute(statement)
     return name
