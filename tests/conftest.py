@@ -122,3 +122,14 @@ def run_concurrently(worker: Callable[[int], Any], count: int, *, timeout: float
         thread.join(timeout)
     assert not any(thread.is_alive() for thread in threads), "a concurrent worker hung"
     return results
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Behind pgbouncer (make stress) sessions get their timeouts from the database, set once here."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.DATABASE_POOLER:
+        with django_db_blocker.unblock():
+            call_command("db_timeouts")
