@@ -470,13 +470,15 @@ def test_pgbouncer_restart_under_load_recovers_without_half_writes(stack, raw_ke
 @needs_pgbouncer
 def test_pgbouncer_session_state_does_not_leak_and_the_lease_holds():
     # the leader lease: held by another runner, a manual cleanup refuses to start; released, it runs
-    sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup'")
+    sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING name")
     sql(
         "INSERT INTO ops_leader_lease (name, holder, acquired_at, expires_at) "
-        "VALUES ('ops.retention_cleanup', 'another-runner', now(), now() + interval '5 minutes')"
+        "VALUES ('ops.retention_cleanup', 'another-runner', now(), now() + interval '5 minutes') RETURNING name"
     )
     refused = manage("cleanup_retention")
-    sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup'")
+    assert sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING holder") == [
+        ("another-runner",)
+    ]
     ran = manage("cleanup_retention")
     assert refused.returncode != 0 and "already running" in refused.stderr, refused.stdout + refused.stderr
     assert ran.returncode == 0, ran.stdout + ran.stderr
