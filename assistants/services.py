@@ -307,40 +307,23 @@ def _document_store(
     *, assistant: Assistant, title: str, text: str, source: str, size: int, pending_chunks: list | None = None
 ) -> tuple[Document, bool]:
     """Creates the document row or bumps the existing one to a new pending version."""
+    content = {"text": text, "source": source, "size": size, "pending_chunks": pending_chunks}
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(assistant=assistant, title=title).first()
         if document is None:
             try:
                 with transaction.atomic():
-                    document = Document.objects.create(
-                        assistant=assistant,
-                        title=title,
-                        text=text,
-                        source=source,
-                        size=size,
-                        pending_chunks=pending_chunks,
-                    )
+                    document = Document.objects.create(assistant=assistant, title=title, **content)
                     Assistant.objects.filter(pk=assistant.pk).update(documents_count=F("documents_count") + 1)
                     return document, True
             except IntegrityError:
                 # A concurrent upload of the same title won; this one becomes its next version.
                 document = Document.objects.select_for_update().get(assistant=assistant, title=title)
-        document.text, document.source, document.size = text, source, size
-        document.pending_chunks = pending_chunks
+        for field, value in content.items():
+            setattr(document, field, value)
         document.status, document.error = Document.Status.PENDING, ""
         document.version = F("version") + 1
-        document.save(
-            update_fields=[
-                "text",
-                "source",
-                "size",
-                "pending_chunks",
-                "status",
-                "error",
-                "version",
-                "updated_at",
-            ]
-        )
+        document.save(update_fields=[*content, "status", "error", "version", "updated_at"])
         document.refresh_from_db(fields=["version"])
         return document, False
 

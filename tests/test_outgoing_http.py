@@ -55,14 +55,18 @@ def test_outgoing_client_has_every_timeout_explicit():
         assert client.timeout == httpx.Timeout(2, connect=2)
 
 
-def test_yookassa_payment_post_is_not_retried(dropping_server):
-    client = HttpYooKassaClient(
+def yookassa_at(port: int, *, timeout: float) -> HttpYooKassaClient:
+    return HttpYooKassaClient(
         shop_id="shop",
         secret_key="sk",
-        api_url=f"http://127.0.0.1:{dropping_server.port}/v3",
-        timeout=3,
+        api_url=f"http://127.0.0.1:{port}/v3",
+        timeout=timeout,
         return_url="https://t.me/bot",
     )
+
+
+def test_yookassa_payment_post_is_not_retried(dropping_server):
+    client = yookassa_at(dropping_server.port, timeout=3)
     with pytest.raises(BillingError) as raised:
         client.payment_create(
             amount=Decimal("10.00"), currency="RUB", description="d", metadata={}, idempotence_key="k"
@@ -76,13 +80,7 @@ def test_yookassa_live_fetch_times_out_quickly():
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
-        client = HttpYooKassaClient(
-            shop_id="shop",
-            secret_key="sk",
-            api_url=f"http://127.0.0.1:{silent.getsockname()[1]}/v3",
-            timeout=0.2,
-            return_url="https://t.me/bot",
-        )
+        client = yookassa_at(silent.getsockname()[1], timeout=0.2)
         with pytest.raises(BillingError) as raised:
             client.payment_fetch(provider_payment_id="p-1")
     assert raised.value.code == "service_unavailable"

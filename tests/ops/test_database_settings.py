@@ -154,3 +154,26 @@ def test_pooler_mode_sessions_get_the_timeouts_from_the_database():
         "idle_in_transaction_session_timeout",
     )
     assert (values["statement_timeout"], values["idle_in_transaction_session_timeout"]) == ("30s", "1min")
+
+
+def test_a_pooled_session_without_timeouts_is_reported_once(caplog):
+    from ops import apps
+
+    apps._pooled_timeouts_warned = False
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")  # the test's transaction: as if never set
+    with caplog.at_level("ERROR", logger="ops.apps"):
+        apps.pooled_session_timeouts_check(sender=None, connection=connection)
+        apps.pooled_session_timeouts_check(sender=None, connection=connection)
+    errors = [record for record in caplog.records if "db_timeouts" in record.getMessage()]
+    assert len(errors) == 1
+    apps._pooled_timeouts_warned = False
+
+
+def test_a_pooled_session_with_timeouts_is_quiet(caplog):
+    from ops import apps
+
+    apps._pooled_timeouts_warned = False
+    with caplog.at_level("ERROR", logger="ops.apps"):
+        apps.pooled_session_timeouts_check(sender=None, connection=connection)
+    assert not caplog.records
