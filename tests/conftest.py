@@ -126,7 +126,11 @@ def run_concurrently(worker: Callable[[int], Any], count: int, *, timeout: float
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Behind pgbouncer (make stress) sessions get their timeouts from the database, set once here."""
+    """Behind pgbouncer (make stress) sessions get their timeouts from the database, set once here.
+
+    The test database is created and migrated before this runs, so the sessions pgbouncer opened for
+    that have no timeouts and ops.apps reports it once (an ERROR in make stress's log, expected).
+    """
     from django.conf import settings
     from django.core.management import call_command
 
