@@ -189,7 +189,10 @@ def _swap_chunks(*, document: Document, planned: list[_PlannedChunk], vectors) -
     document.status = Document.Status.INDEXED
     document.error = ""
     document.indexed_at = timezone.now()
-    document.save(update_fields=["chunks_count", "status", "error", "indexed_at", "updated_at"])
+    document.pending_chunks = None  # stored as rows now
+    document.save(
+        update_fields=["chunks_count", "status", "error", "indexed_at", "pending_chunks", "updated_at"]
+    )
     if delta:
         Assistant.objects.filter(pk=document.assistant_id).update(chunks_count=F("chunks_count") + delta)
     logger.info("document %s v%s indexed: %s kept, %s new", document.pk, document.version, kept, created)
@@ -234,8 +237,9 @@ def document_upload(
 ) -> tuple[Document, bool]:
     """Adds a document, or replaces the one with the same title; returns (document, created).
 
-    Short texts and bot-sent chunks are indexed before this returns; long texts are stored as
-    `pending` and indexed by a worker. A re-upload keeps the previous chunks searchable until the
+    Short texts and small chunk uploads are indexed before this returns; long texts and large chunk
+    uploads (ASSISTANTS_SYNC_INDEX_MAX_CHUNKS, ASSISTANTS_SYNC_INDEX_MAX_CHARS) are stored as `pending`
+    and indexed by a worker. A re-upload keeps the previous chunks searchable until the
     new ones replace them in one transaction.
     """
     title = title.strip()
@@ -261,11 +265,27 @@ def document_upload(
         planned_inputs = _text_chunks(text) if inline else []
     else:
         planned_inputs = _validate_chunks(chunks)
-        source, size, inline = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs), True
+        source, size = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs)
+        inline = len(planned_inputs) <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHUNKS") and size <= conf.get(
+            "ASSISTANTS_SYNC_INDEX_MAX_CHARS"
+        )
 
     if not inline:
+        pending = (
+            [
+                {"content": c.content, "importance": c.importance, "embedding": c.embedding}
+                for c in planned_inputs
+            ]
+            if source == Document.Source.CHUNKS
+            else None
+        )
         document, created = _document_store(
-            assistant=assistant, title=title, text=text or "", source=source, size=size
+            assistant=assistant,
+            title=title,
+            text=text or "",
+            source=source,
+            size=size,
+            pending_chunks=pending,
         )
         version = document.version
         transaction.on_commit(lambda: _enqueue_index(document.pk, version))
@@ -284,26 +304,26 @@ def document_upload(
 
 
 def _document_store(
-    *, assistant: Assistant, title: str, text: str, source: str, size: int
+    *, assistant: Assistant, title: str, text: str, source: str, size: int, pending_chunks: list | None = None
 ) -> tuple[Document, bool]:
     """Creates the document row or bumps the existing one to a new pending version."""
+    content = {"text": text, "source": source, "size": size, "pending_chunks": pending_chunks}
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(assistant=assistant, title=title).first()
         if document is None:
             try:
                 with transaction.atomic():
-                    document = Document.objects.create(
-                        assistant=assistant, title=title, text=text, source=source, size=size
-                    )
+                    document = Document.objects.create(assistant=assistant, title=title, **content)
                     Assistant.objects.filter(pk=assistant.pk).update(documents_count=F("documents_count") + 1)
                     return document, True
             except IntegrityError:
                 # A concurrent upload of the same title won; this one becomes its next version.
                 document = Document.objects.select_for_update().get(assistant=assistant, title=title)
-        document.text, document.source, document.size = text, source, size
+        for field, value in content.items():
+            setattr(document, field, value)
         document.status, document.error = Document.Status.PENDING, ""
         document.version = F("version") + 1
-        document.save(update_fields=["text", "source", "size", "status", "error", "version", "updated_at"])
+        document.save(update_fields=[*content, "status", "error", "version", "updated_at"])
         document.refresh_from_db(fields=["version"])
         return document, False
 
@@ -323,14 +343,22 @@ def document_index(*, document_id: int, version: int | None = None) -> Document 
     Idempotent: a second run finds every chunk unchanged and only marks the document indexed; a
     run for an outdated version does nothing.
     """
-    document = Document.objects.filter(pk=document_id).only("id", "version", "source", "text").first()
+    document = (
+        Document.objects.filter(pk=document_id)
+        .only("id", "version", "source", "text", "pending_chunks")
+        .first()
+    )
     if document is None or (version is not None and document.version != version):
         return None
-    if document.source != Document.Source.TEXT:
-        # A bot's chunks are their own source; there is no text to rebuild them from.
+    if document.source != Document.Source.TEXT and document.pending_chunks is None:
+        # A bot's chunks, already stored, are their own source; there is no text to rebuild them from.
         return _apply_unchanged_chunks(document)
     try:
-        planned = _plan(_text_chunks(document.text))
+        if document.source == Document.Source.TEXT:
+            inputs = _text_chunks(document.text)
+        else:
+            inputs = [ChunkInput(**chunk) for chunk in document.pending_chunks]
+        planned = _plan(inputs)
         vectors = _embed_missing(document.pk, planned)
     except Exception as exc:
         Document.objects.filter(pk=document.pk, version=document.version).update(

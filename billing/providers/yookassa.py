@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from billing.errors import BillingError
+from config.http import outgoing_client
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class HttpYooKassaClient:
             raise ImproperlyConfigured("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY are required in live mode.")
         self.auth = httpx.BasicAuth(shop_id, secret_key)
         self.api_url = api_url.rstrip("/")
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.timeout = timeout
         self.return_url = return_url
         self.transport = transport
 
@@ -110,7 +111,7 @@ class HttpYooKassaClient:
             "metadata": metadata,
         }
         try:
-            with httpx.Client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
+            with outgoing_client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
                 response = client.post(
                     f"{self.api_url}/payments", json=body, headers={"Idempotence-Key": idempotence_key}
                 )
@@ -138,7 +139,7 @@ class HttpYooKassaClient:
     def payment_fetch(self, *, provider_payment_id: str) -> ProviderPaymentState | None:
         """The payment as YooKassa knows it: a notification is trusted only when this agrees with it."""
         try:
-            with httpx.Client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
+            with outgoing_client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
                 response = client.get(f"{self.api_url}/payments/{quote(provider_payment_id, safe='')}")
         except httpx.HTTPError as exc:
             logger.warning("YooKassa unreachable: %s", exc)

@@ -6,7 +6,8 @@ from config.settings.base import env
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": {**DATABASES["default"], **env.db("DATABASE_URL")}}  # noqa: F405
+# No default URL here; merged key by key like everywhere (config/database.py).
+DATABASES = {"default": database_default(env("DATABASE_URL"))}  # noqa: F405
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 YOOKASSA_MODE = env("YOOKASSA_MODE", default="live")
 YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET")

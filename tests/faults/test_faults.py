@@ -35,6 +35,9 @@ VENV = ROOT / ".venv" / "bin"
 DATABASE_URL = os.environ.get(
     "STRESS_DATABASE_URL", "postgres://botdesk:botdesk@127.0.0.1:5433/botdesk_stress"
 )
+# With STRESS_DATABASE_POOLER=pgbouncer (make stress's default) DATABASE_URL is pgbouncer's port (6433) in
+# transaction mode, and the stack runs with DATABASE_POOLER=pgbouncer.
+POOLER = os.environ.get("STRESS_DATABASE_POOLER", "")
 BROKER_URL = os.environ.get("STRESS_BROKER_URL", "redis://127.0.0.1:6380/0")
 REDIS_PORT = int(BROKER_URL.rsplit(":", 1)[1].split("/")[0])
 PG_CLUSTER = ("15", "botdesk_stress")
@@ -73,6 +76,9 @@ STACK_ENV = {
     "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
     "WEBHOOK_RETRY_DELAYS_SECONDS": "2,4,8,15,30,60",
     "WEBHOOK_DELIVERY_LEASE_SECONDS": "20",
+    "DATABASE_POOLER": POOLER,
+    # the failure throttle's counters: the stress Redis, never the shared one
+    "REDIS_URL": BROKER_URL.rsplit("/", 1)[0] + "/1",
 }
 
 
@@ -312,12 +318,16 @@ def test_worker_killed_between_hold_and_capture_releases_the_hold(stack, raw_key
 # --- 2. PostgreSQL restarted while clients keep sending -----------------------------------------
 
 
-def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw_key):
+def restart_under_load(stack, raw_key, *, name: str, restart: list[str], expect_outage: bool) -> None:
+    """Four bots keep sending paid generations (each retried with its key until decided) while
+    `restart` runs; then: JSON answers only, 503 + Retry-After during the outage, recovery without
+    restarting gunicorn, one job and one hold per decided key, ledger_check clean."""
     stop = threading.Event()
     lock = threading.Lock()
     answers, sent, bad = Counter(), Counter(), []
     decided_keys: dict[str, int] = {}  # Idempotency-Key -> generation id of its 201
     run_id = uuid.uuid4().hex[:6]
+    timeline: list[tuple[float, bool]] = []  # (when, answered 2xx) of every generation request
 
     def bot(index: int) -> None:
         user = str(9_200_000_000 + index * 1000 + int(time.time()) % 1000)
@@ -345,17 +355,19 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
                             api.put(f"/api/v1/users/{user}", json={})
                         response = api.post(
                             "/api/v1/generations",
-                            json={"user": user, "model": "stress-img", "prompt": "pg", "parameters": {}},
+                            json={"user": user, "model": "stress-img", "prompt": "restart", "parameters": {}},
                             headers={"Idempotency-Key": key},
                         )
                     except httpx.HTTPError as exc:
                         with lock:
                             answers[type(exc).__name__] += 1
+                            timeline.append((time.monotonic(), False))
                         time.sleep(0.5)
                         continue
                     with lock:
                         sent["requests"] += 1
                         answers[response.status_code] += 1
+                        timeline.append((time.monotonic(), response.status_code < 500))
                         if not response.headers.get("content-type", "").startswith("application/json"):
                             bad.append(f"non-JSON {response.status_code}: {response.text[:200]}")
                         elif response.status_code >= 500 and response.status_code != 503:
@@ -382,11 +394,10 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     for thread in threads:
         thread.start()
     time.sleep(4)
-    # when the database restarts under load
-    restart = subprocess.run(
-        ["pg_ctlcluster", *PG_CLUSTER, "restart"], capture_output=True, text=True, timeout=120
-    )
-    assert restart.returncode == 0, restart.stderr
+    # when the database (or the pooler) restarts under load
+    restart_started = time.monotonic()
+    restarted = subprocess.run(restart, capture_output=True, text=True, timeout=120)
+    assert restarted.returncode == 0, restarted.stderr
     restarted_at = time.monotonic()
     # the bots keep going; the service must come back by itself (gunicorn is not restarted)
     time.sleep(8)
@@ -396,15 +407,26 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     web_pid_unchanged = stack.web.alive
     with client(raw_key) as api:
         health = api.get("/api/v1/health")
-    report("postgres-restart", sent, answers)
+    report(name, sent, answers)
+    failures = [when for when, ok in timeline if not ok and when >= restart_started]
+    last_failure = max(failures, default=restart_started)
+    recovered = min((when for when, ok in timeline if ok and when > last_failure), default=None)
+    recovery = f"{recovered - restart_started:.1f}s" if recovered is not None else "never"
     print(
-        f"fault postgres-restart: recovered health {health.status_code} {time.monotonic() - restarted_at:.0f}s after restart"
+        f"fault {name}: restart took {restarted_at - restart_started:.1f}s; {len(failures)} failed answers "
+        f"after it began; first success after the last failure {recovery} after the restart began; "
+        f"health {health.status_code}"
     )
 
     # then there were only JSON answers, 503s during the outage, and the service recovered
     assert bad == []
     assert web_pid_unchanged and health.status_code == 200
-    assert answers[503] + answers["ConnectError"] + answers["ReadError"] + answers["RemoteProtocolError"] >= 1
+    assert recovered is not None
+    if expect_outage:
+        assert (
+            answers[503] + answers["ConnectError"] + answers["ReadError"] + answers["RemoteProtocolError"]
+            >= 1
+        )
     # and nothing is half-written: one generation and one hold per decided key, no job without its hold
     keys = list(decided_keys)
     rows = sql(
@@ -414,13 +436,78 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     )
     assert rows == [(len(keys), len(keys))]
     orphans = sql(
-        "SELECT count(*) FROM generations_generation g WHERE g.prompt = 'pg' AND g.is_free = false "
+        "SELECT count(*) FROM generations_generation g WHERE g.prompt = 'restart' AND g.is_free = false "
         "AND NOT EXISTS (SELECT 1 FROM billing_hold h WHERE h.reference = 'generation:' || g.id)"
     )
     assert orphans == [(0,)]
     recorded = sql("SELECT count(*) FROM billing_idempotency_record WHERE key LIKE %s", (f"pg-{run_id}-%",))
-    print(f"fault postgres-restart: decided keys {len(keys)}, idempotency records {recorded[0][0]}")
+    print(f"fault {name}: decided keys {len(keys)}, idempotency records {recorded[0][0]}")
     ledger_check_clean()
+
+
+def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw_key):
+    restart_under_load(
+        stack,
+        raw_key,
+        name="postgres-restart",
+        restart=["pg_ctlcluster", *PG_CLUSTER, "restart"],
+        expect_outage=True,
+    )
+
+
+# --- 2b. behind pgbouncer (transaction pooling): a hard restart of the pooler, and no session state ----
+
+needs_pgbouncer = pytest.mark.skipif(
+    POOLER != "pgbouncer", reason="runs when make stress puts pgbouncer in front"
+)
+
+
+@needs_pgbouncer
+def test_pgbouncer_restart_under_load_recovers_without_half_writes(stack, raw_key):
+    restart_under_load(
+        stack,
+        raw_key,
+        name="pgbouncer-restart",
+        restart=["bash", str(ROOT / "scripts" / "stress_pgbouncer.sh"), "restart"],
+        expect_outage=False,  # a fast restart may fall between two requests of every worker
+    )
+
+
+@needs_pgbouncer
+def test_pgbouncer_session_state_does_not_leak_and_the_lease_holds():
+    # the leader lease: held by another runner, a manual cleanup refuses to start; released, it runs
+    sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING name")
+    sql(
+        "INSERT INTO ops_leader_lease (name, holder, acquired_at, expires_at) "
+        "VALUES ('ops.retention_cleanup', 'another-runner', now(), now() + interval '5 minutes') RETURNING name"
+    )
+    refused = manage("cleanup_retention")
+    assert sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING holder") == [
+        ("another-runner",)
+    ]
+    ran = manage("cleanup_retention")
+    assert refused.returncode != 0 and "already running" in refused.stderr, refused.stdout + refused.stderr
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    # ledger_check raises its statement timeout with SET LOCAL: no server session keeps it afterwards
+    ledger_check_clean()
+    connections = [psycopg.connect(DATABASE_URL, connect_timeout=5) for _ in range(12)]
+    try:
+        # twelve open transactions at once hold twelve different server sessions
+        timeouts = [conn.execute("SHOW statement_timeout").fetchone()[0] for conn in connections]
+    finally:
+        for conn in connections:
+            conn.close()
+    print(f"fault pgbouncer-session-state: statement_timeout on 12 server sessions: {Counter(timeouts)}")
+    assert set(timeouts) == {"30s"}
+
+    # .iterator() (the admin CSV exports) works without server-side cursors
+    script = (
+        "from billing.models import LedgerEntry; "
+        "print('rows', sum(1 for _ in LedgerEntry.objects.order_by('pk').iterator(chunk_size=7)))"
+    )
+    iterated = manage("shell", "-c", script)
+    assert iterated.returncode == 0 and "rows " in iterated.stdout, iterated.stderr
 
 
 # --- 3. Redis stopped ---------------------------------------------------------------------------
@@ -439,8 +526,13 @@ def test_redis_down_keeps_balances_and_charges_and_health_reports_it(stack, raw_
                 answers[f"{method} {path.split('/')[3]}:{response.status_code}"] += 1
                 return response
 
-            health = call("GET", "/api/v1/health")
-            assert health.status_code == 200 and health.json()["broker"] == "down", health.text
+            # health caches the broker's status for a few seconds (HEALTH_BROKER_CACHE_SECONDS)
+            health = wait_until(
+                lambda: (answer := call("GET", "/api/v1/health")).json()["broker"] == "down" and answer,
+                timeout=30,
+                what="health to report broker: down",
+            )
+            assert health.status_code == 200, health.text
             assert call("PUT", f"/api/v1/users/{user}", json={}).status_code == 201
             for number in range(3):
                 created = call(
