@@ -131,6 +131,8 @@ def changelist_queries_pinned(client, django_assert_num_queries, url: str, make_
         with django_assert_num_queries(queries):
             response = client.get(url)
         assert response.status_code == 200
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Behind pgbouncer (make stress) sessions get their timeouts from the database, set once here.
