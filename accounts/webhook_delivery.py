@@ -37,6 +37,7 @@ from accounts.webhooks import (
     webhook_secret_reveal,
     webhook_signature,
 )
+from config.http import outgoing_client
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ def webhook_post(*, url: str, body: bytes, event_id: str, event_type: str, secre
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client,
+            outgoing_client(timeout=timeout, trust_env=False) as client,
             client.stream("POST", target, content=body, headers=headers, extensions=extensions) as response,
         ):
             if 200 <= response.status_code < 300:
