@@ -24,7 +24,7 @@ from config.schemas import Money
 logger = logging.getLogger(__name__)
 
 Outcome = ProviderEvent.Outcome
-HANDLED_EVENTS = ("payment.succeeded", "payment.canceled")
+HANDLED_EVENTS = ("payment.succeeded", "payment.canceled", "refund.succeeded")
 
 
 class YooKassaAmount(BaseModel):
@@ -59,9 +59,11 @@ def _parse(body: bytes) -> tuple[YooKassaNotification | None, dict[str, str]]:
     except ValidationError as exc:
         details = {".".join(str(part) for part in err["loc"]) or "body": err["msg"] for err in exc.errors()}
         return None, details
-    expected_status = {"payment.succeeded": "succeeded", "payment.canceled": "canceled"}.get(
-        notification.event
-    )
+    expected_status = {
+        "payment.succeeded": "succeeded",
+        "payment.canceled": "canceled",
+        "refund.succeeded": "succeeded",
+    }.get(notification.event)
     if expected_status and notification.object.status != expected_status:
         return None, {"object.status": f"must be {expected_status!r} for {notification.event}"}
     return notification, {}
@@ -130,6 +132,8 @@ def yookassa_webhook(request: HttpRequest, secret: str) -> JsonResponse:
         )
         logger.warning("YooKassa notification %s not applied: %s", event.pk, problem)
         return _error(409, "conflict", "The notification disagrees with YooKassa; nothing was applied.")
+    if notification.event == "refund.succeeded":
+        return _refund_apply(event.pk, notification)
     outcome, payment = services.yookassa_notification_apply(
         event_id=event.pk,
         event_type=notification.event,
@@ -147,3 +151,23 @@ def yookassa_webhook(request: HttpRequest, secret: str) -> JsonResponse:
             {"amount": f"{payment.amount:.2f} {payment.currency} expected"},
         )
     return JsonResponse({"status": outcome, "event": event.pk, "payment": payment.pk})
+
+
+def _refund_apply(event_id: int, notification: YooKassaNotification) -> JsonResponse:
+    outcome, refund = services.yookassa_refund_notification_apply(
+        event_id=event_id,
+        provider_refund_id=notification.object.id,
+        amount=notification.object.amount.value,
+        currency=notification.object.amount.currency,
+    )
+    if outcome == Outcome.UNKNOWN_PAYMENT:
+        # Possibly a refund whose id Botdesk has not stored yet: YooKassa retries the notification.
+        return _error(404, "not_found", "No refund with this id.", {"object.id": notification.object.id})
+    if outcome == Outcome.MISMATCH:
+        return _error(
+            409,
+            "conflict",
+            "Amount or currency differ from the refund's; nothing was debited.",
+            {"amount": f"{refund.amount:.2f} {refund.currency} expected"},
+        )
+    return JsonResponse({"status": outcome, "event": event_id, "refund": refund.pk})

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import EndUser
+from accounts.services import end_user_current
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Plan, Subscription
 from billing.services.ledger import entry_post, user_account_id
@@ -58,6 +59,7 @@ def subscription_purchase(*, user: EndUser, plan_code: str, auto_renew: bool) ->
         raise BillingError(f"No plan {plan_code[:32]!r}.", code="not_found", details={"plan": "unknown plan"})
     now = timezone.now()
     with transaction.atomic():
+        user = end_user_current(user=user)
         subscription = _locked_subscription(user=user, now=now)
         if plan.code == FREE_PLAN_CODE:
             subscription.plan, subscription.started_at = plan, now
