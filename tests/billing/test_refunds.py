@@ -7,7 +7,6 @@ import pytest
 from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from tests.billing.factories import account_of, user_create
 from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
-from tests.billing.yookassa_emulator import yookassa_live  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
