@@ -101,9 +101,14 @@ def payment_by_provider_key(*, provider_idempotence_key: str) -> Payment:
     return payment
 
 
+def payment_description(payment: Payment) -> str:
+    """What the buyer sees, and the item of the 54-FZ receipts of the payment and of its refunds."""
+    return (payment.details or {}).get("description") or f"Balance top-up #{payment.pk}"
+
+
 def payment_provider_ask(*, payment: Payment) -> ProviderPayment:
     """Asks YooKassa for the payment, outside any transaction; a retry sends the same Idempotence-Key."""
-    description = (payment.details or {}).get("description") or f"Balance top-up #{payment.pk}"
+    description = payment_description(payment)
     customer = (payment.details or {}).get("receipt_customer")
     receipt = None
     if settings.YOOKASSA_RECEIPTS and customer:

@@ -37,6 +37,7 @@ from billing.services.ledger import (
     hold_release,
     user_account_id,
 )
+from billing.services.payments import payment_description
 
 logger = logging.getLogger(__name__)
 Outcome = ProviderEvent.Outcome
@@ -138,7 +139,7 @@ def refund_provider_ask(*, refund: Refund) -> ProviderRefund:
     if settings.YOOKASSA_RECEIPTS and customer:
         receipt = receipt_build(
             customer=customer,
-            description=f"Refund of the balance top-up #{payment.pk}",
+            description=payment_description(payment),
             amount=refund.amount,
             currency=refund.currency,
         )
