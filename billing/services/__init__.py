@@ -34,11 +34,13 @@ from billing.services.payments import (
 from billing.services.promo import promo_code_redeem, promo_codes_create_batch, promo_codes_deactivate
 from billing.services.refunds import (
     charge_refund,
+    refund_by_operator,
     refund_by_provider_key,
     refund_open,
     refund_provider_answer,
     refund_provider_ask,
     refund_provider_refused,
+    refund_provider_retry,
     refund_status_set,
     yookassa_refund_notification_apply,
 )
@@ -61,11 +63,13 @@ __all__ = [
     "payment_provider_answer",
     "payment_provider_ask",
     "payment_provider_refused",
+    "refund_by_operator",
     "refund_by_provider_key",
     "refund_open",
     "refund_provider_answer",
     "refund_provider_ask",
     "refund_provider_refused",
+    "refund_provider_retry",
     "refund_status_set",
     "yookassa_refund_notification_apply",
     "promo_code_redeem",

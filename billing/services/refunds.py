@@ -17,6 +17,7 @@ Charge refunds give a captured hold's charge back (a bad generation), at most on
 """
 
 import logging
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -329,3 +330,46 @@ def charge_refund(
             operator=operator,
         )
     return refund, True
+
+
+def refund_by_operator(
+    *, payment_id: int, operator: Operator, reason: str, amount: Decimal | None = None
+) -> Refund:
+    """An operator's refund from the admin: the API's three steps in a row (intent, YooKassa, answer).
+
+    Telegram Stars refunds stay pending until the bot reports refundStarPayment's outcome.
+    """
+    if not reason.strip():
+        raise BillingError("A refund by an operator needs a reason.", code="validation_error")
+    refund = refund_open(
+        payment_id=payment_id,
+        amount=amount,
+        reason=reason,
+        operator=operator,
+        provider_idempotence_key=f"operator-{uuid.uuid4().hex}",
+    )
+    if refund.provider != Payment.Provider.YOOKASSA:
+        return refund
+    return _refund_ask_and_store(refund)
+
+
+def refund_provider_retry(*, refund_id: int) -> Refund:
+    """Asks YooKassa again for a refund whose first ask failed transiently (same Idempotence-Key)."""
+    refund = refund_get_fresh(refund_id=refund_id)
+    if (
+        refund.provider != Payment.Provider.YOOKASSA
+        or refund.status != Refund.Status.PENDING
+        or refund.provider_refund_id
+    ):
+        raise _refund_not_allowed(f"Refund {refund_id} is not waiting for YooKassa.", refund=refund.status)
+    return _refund_ask_and_store(refund)
+
+
+def _refund_ask_and_store(refund: Refund) -> Refund:
+    try:
+        answer = refund_provider_ask(refund=refund)
+    except BillingError as refusal:
+        if refusal.status < 500:
+            refund_provider_refused(refund=refund, error_message=refusal.message)
+        raise  # transient: the refund stays pending with its hold; refund_provider_retry asks again
+    return refund_provider_answer(refund=refund, answer=answer)
