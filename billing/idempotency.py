@@ -86,25 +86,9 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
     if key is None:
         outcome = handler()
         return _json_response(outcome.status_code, _serialize(outcome.value))
-    api_key = request.auth
-    fingerprint = _fingerprint(request)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
-            claimed = cursor.fetchone()
-        if claimed is None:
-            # Someone used this key before; FOR UPDATE waits for a twin still in flight to commit.
-            record = (
-                IdempotencyRecord.objects.select_for_update()
-                .only("pk", "request_fingerprint", "status_code", "response_body")
-                .get(api_key=api_key, key=key)
-            )
-            if record.request_fingerprint != fingerprint:
-                raise BillingError(
-                    "This Idempotency-Key was used with a different request.",
-                    code="idempotency_key_reused",
-                    details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
-                )
+        claimed, record = _claim(request, key)
+        if record is not None:
             return _json_response(record.status_code, record.response_body)
         try:
             with transaction.atomic():
@@ -114,9 +98,35 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
             if exc.status in TRANSIENT_STATUSES:
                 raise
             status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
-        with connection.cursor() as cursor:
-            cursor.execute(STORE_SQL, [status, body, claimed[0]])
+        _store(claimed, status, body)
     return _json_response(status, body)
+
+
+def _claim(request: HttpRequest, key: str) -> tuple[int | None, IdempotencyRecord | None]:
+    """(the new record's id, None) for a fresh key, or (None, the earlier record, locked).
+
+    Runs inside the caller's transaction. A different request under a used key is a conflict.
+    """
+    api_key = request.auth
+    fingerprint = _fingerprint(request)
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
+        claimed = cursor.fetchone()
+    if claimed is not None:
+        return claimed[0], None
+    # Someone used this key before; FOR UPDATE waits for a twin still in flight to commit.
+    record = (
+        IdempotencyRecord.objects.select_for_update()
+        .only("pk", "request_fingerprint", "status_code", "response_body")
+        .get(api_key=api_key, key=key)
+    )
+    if record.request_fingerprint != fingerprint:
+        raise BillingError(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+            details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
+        )
+    return None, record
 
 
 @dataclass(frozen=True)
@@ -165,30 +175,15 @@ def idempotent_provider_call(request: HttpRequest, *, steps: ProviderSteps) -> H
     other replays it.
     """
     key = idempotency_key_of(request, required=True)
-    api_key = request.auth
-    fingerprint = _fingerprint(request)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
-            claimed = cursor.fetchone()
-        if claimed is None:
-            record = (
-                IdempotencyRecord.objects.select_for_update()
-                .only("pk", "request_fingerprint", "status_code", "response_body")
-                .get(api_key=api_key, key=key)
-            )
-            if record.request_fingerprint != fingerprint:
-                raise BillingError(
-                    "This Idempotency-Key was used with a different request.",
-                    code="idempotency_key_reused",
-                    details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
-                )
+        claimed, record = _claim(request, key)
+        if record is not None:
             if record.status_code is not None:
                 return _json_response(record.status_code, record.response_body)
             record_id = record.pk
             intent = steps.resume()
         else:
-            record_id = claimed[0]
+            record_id = claimed
             try:
                 with transaction.atomic():
                     intent = steps.begin()

@@ -133,41 +133,35 @@ def yookassa_webhook(request: HttpRequest, secret: str) -> JsonResponse:
         logger.warning("YooKassa notification %s not applied: %s", event.pk, problem)
         return _error(409, "conflict", "The notification disagrees with YooKassa; nothing was applied.")
     if notification.event == "refund.succeeded":
-        return _refund_apply(event.pk, notification)
-    outcome, payment = services.yookassa_notification_apply(
+        outcome, applied = services.yookassa_refund_notification_apply(
+            event_id=event.pk,
+            provider_refund_id=notification.object.id,
+            amount=notification.object.amount.value,
+            currency=notification.object.amount.currency,
+        )
+        # An unknown refund may be one whose id Botdesk has not stored yet: YooKassa retries (404).
+        return _outcome_response(outcome, event.pk, notification, applied, kind="refund")
+    outcome, applied = services.yookassa_notification_apply(
         event_id=event.pk,
         event_type=notification.event,
         provider_payment_id=notification.object.id,
         amount=notification.object.amount.value,
         currency=notification.object.amount.currency,
     )
+    return _outcome_response(outcome, event.pk, notification, applied, kind="payment")
+
+
+def _outcome_response(
+    outcome: str, event_id: int, notification: YooKassaNotification, applied, *, kind: str
+) -> JsonResponse:
+    """The webhook's answer: 200 for every applied or known notification, 404 unknown, 409 mismatch."""
     if outcome == Outcome.UNKNOWN_PAYMENT:
-        return _error(404, "not_found", "No payment with this id.", {"object.id": notification.object.id})
+        return _error(404, "not_found", f"No {kind} with this id.", {"object.id": notification.object.id})
     if outcome == Outcome.MISMATCH:
         return _error(
             409,
             "conflict",
-            "Amount or currency differ from the payment's; nothing was credited.",
-            {"amount": f"{payment.amount:.2f} {payment.currency} expected"},
+            f"Amount or currency differ from the {kind}'s; nothing was applied.",
+            {"amount": f"{applied.amount:.2f} {applied.currency} expected"},
         )
-    return JsonResponse({"status": outcome, "event": event.pk, "payment": payment.pk})
-
-
-def _refund_apply(event_id: int, notification: YooKassaNotification) -> JsonResponse:
-    outcome, refund = services.yookassa_refund_notification_apply(
-        event_id=event_id,
-        provider_refund_id=notification.object.id,
-        amount=notification.object.amount.value,
-        currency=notification.object.amount.currency,
-    )
-    if outcome == Outcome.UNKNOWN_PAYMENT:
-        # Possibly a refund whose id Botdesk has not stored yet: YooKassa retries the notification.
-        return _error(404, "not_found", "No refund with this id.", {"object.id": notification.object.id})
-    if outcome == Outcome.MISMATCH:
-        return _error(
-            409,
-            "conflict",
-            "Amount or currency differ from the refund's; nothing was debited.",
-            {"amount": f"{refund.amount:.2f} {refund.currency} expected"},
-        )
-    return JsonResponse({"status": outcome, "event": event_id, "refund": refund.pk})
+    return JsonResponse({"status": outcome, "event": event_id, kind: applied.pk})

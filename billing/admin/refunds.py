@@ -20,8 +20,26 @@ class RefundPermissionMixin:
         return request.user.has_perm(REFUND_PERMISSION)
 
 
+class UserOrExactSearchMixin:
+    """A Telegram id / device: / ext: finds the user's rows (one unique-index probe); other terms are exact."""
+
+    user_field = ""
+
+    def search_other(self, queryset: QuerySet, term: str) -> QuerySet:
+        raise NotImplementedError
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        user_ids = end_user_ids_for_ref(ref=term)
+        if user_ids:
+            return queryset.filter(**{f"{self.user_field}__in": user_ids}), False
+        return self.search_other(queryset, term), False
+
+
 @admin.register(Refund)
-class RefundAdmin(RefundPermissionMixin, ReadOnlyAdmin):
+class RefundAdmin(RefundPermissionMixin, UserOrExactSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -42,16 +60,12 @@ class RefundAdmin(RefundPermissionMixin, ReadOnlyAdmin):
     search_help_text = "A payment id, a YooKassa refund id, or a Telegram id / device:<id> / ext:<id>."
     actions = ("ask_yookassa_again",)
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        user_ids = end_user_ids_for_ref(ref=term)
-        if user_ids:
-            return queryset.filter(payment__user_id__in=user_ids), False
+    user_field = "payment__user_id"
+
+    def search_other(self, queryset: QuerySet, term: str) -> QuerySet:
         if term.isdigit() and int(term) < 2**63:
-            return queryset.filter(payment_id=int(term)), False
-        return queryset.filter(provider_refund_id=term), False
+            return queryset.filter(payment_id=int(term))
+        return queryset.filter(provider_refund_id=term)
 
     @admin.display(description="payer")
     def payer(self, obj: Refund) -> str:
@@ -69,7 +83,7 @@ class RefundAdmin(RefundPermissionMixin, ReadOnlyAdmin):
 
 
 @admin.register(ChargeRefund)
-class ChargeRefundAdmin(ReadOnlyAdmin):
+class ChargeRefundAdmin(UserOrExactSearchMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -85,14 +99,10 @@ class ChargeRefundAdmin(ReadOnlyAdmin):
     search_fields = ("hold__reference",)
     search_help_text = "A charge reference (generation:42) or a Telegram id / device:<id> / ext:<id>."
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        user_ids = end_user_ids_for_ref(ref=term)
-        if user_ids:
-            return queryset.filter(user_id__in=user_ids), False
-        return queryset.filter(hold__reference=term), False
+    user_field = "user_id"
+
+    def search_other(self, queryset: QuerySet, term: str) -> QuerySet:
+        return queryset.filter(hold__reference=term)
 
     @admin.display(description="charge")
     def hold_reference(self, obj: ChargeRefund) -> str:

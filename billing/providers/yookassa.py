@@ -172,8 +172,10 @@ def receipt_problems(receipt: dict, *, amount: Decimal, currency: str) -> dict[s
     return problems
 
 
-def _receipt_refusal(problems: dict[str, str]) -> BillingError:
-    return BillingError("YooKassa would refuse the receipt.", code="validation_error", details=problems)
+def _receipt_check(receipt: dict | None, *, amount: Decimal, currency: str) -> None:
+    """The fake's stand-in for YooKassa's 400 on a bad receipt: the same 422 the live client gives."""
+    if receipt is not None and (problems := receipt_problems(receipt, amount=amount, currency=currency)):
+        raise BillingError("YooKassa would refuse the receipt.", code="validation_error", details=problems)
 
 
 class FakeYooKassaClient:
@@ -196,8 +198,7 @@ class FakeYooKassaClient:
         idempotence_key: str,
         receipt: dict | None = None,
     ) -> ProviderPayment:
-        if receipt is not None and (problems := receipt_problems(receipt, amount=amount, currency=currency)):
-            raise _receipt_refusal(problems)
+        _receipt_check(receipt, amount=amount, currency=currency)
         # Derived from the idempotence key, like the real API: a retried request names the same payment.
         payment_id = f"fake-{uuid.uuid5(uuid.NAMESPACE_URL, idempotence_key)}"
         return ProviderPayment(payment_id, "pending", FAKE_CHECKOUT_URL + payment_id)
@@ -212,8 +213,7 @@ class FakeYooKassaClient:
         idempotence_key: str,
         receipt: dict | None = None,
     ) -> ProviderRefund:
-        if receipt is not None and (problems := receipt_problems(receipt, amount=amount, currency=currency)):
-            raise _receipt_refusal(problems)
+        _receipt_check(receipt, amount=amount, currency=currency)
         # Pending, like a payment: the webhook's refund.succeeded settles it, so that path runs offline.
         return ProviderRefund(f"fake-refund-{uuid.uuid5(uuid.NAMESPACE_URL, idempotence_key)}", "pending")
 

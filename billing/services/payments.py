@@ -108,20 +108,23 @@ def payment_description(payment: Payment) -> str:
 
 def payment_provider_ask(*, payment: Payment) -> ProviderPayment:
     """Asks YooKassa for the payment, outside any transaction; a retry sends the same Idempotence-Key."""
-    description = payment_description(payment)
-    customer = (payment.details or {}).get("receipt_customer")
-    receipt = None
-    if settings.YOOKASSA_RECEIPTS and customer:
-        receipt = receipt_build(
-            customer=customer, description=description, amount=payment.amount, currency=payment.currency
-        )
     return yookassa_client().payment_create(
         amount=payment.amount,
         currency=payment.currency,
-        description=description,
+        description=payment_description(payment),
         metadata={"user_id": str(payment.user_id), "payment_id": str(payment.pk)},
         idempotence_key=payment.provider_idempotence_key,
-        receipt=receipt,
+        receipt=payment_receipt(payment, amount=payment.amount),
+    )
+
+
+def payment_receipt(payment: Payment, *, amount: Decimal) -> dict | None:
+    """The 54-FZ receipt for `amount` of this payment (the payment itself, or one of its refunds)."""
+    customer = (payment.details or {}).get("receipt_customer")
+    if not (settings.YOOKASSA_RECEIPTS and customer):
+        return None
+    return receipt_build(
+        customer=customer, description=payment_description(payment), amount=amount, currency=payment.currency
     )
 
 

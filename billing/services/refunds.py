@@ -30,7 +30,7 @@ from accounts.models import ApiKey, EndUser, Operator
 from accounts.services import end_user_current_id
 from billing.errors import BillingError
 from billing.models import Account, ChargeRefund, EntryType, Hold, Payment, ProviderEvent, Refund
-from billing.providers.yookassa import ProviderRefund, receipt_build, yookassa_client
+from billing.providers.yookassa import ProviderRefund, yookassa_client
 from billing.services.ledger import (
     entry_post,
     hold_capture_refund,
@@ -38,7 +38,7 @@ from billing.services.ledger import (
     hold_release,
     user_account_id,
 )
-from billing.services.payments import payment_description
+from billing.services.payments import payment_receipt
 
 logger = logging.getLogger(__name__)
 Outcome = ProviderEvent.Outcome
@@ -135,22 +135,13 @@ def refund_by_provider_key(*, provider_idempotence_key: str) -> Refund:
 def refund_provider_ask(*, refund: Refund) -> ProviderRefund:
     """Asks YooKassa for the refund, outside any transaction, with the refund's own Idempotence-Key."""
     payment = refund.payment
-    receipt = None
-    customer = (payment.details or {}).get("receipt_customer")
-    if settings.YOOKASSA_RECEIPTS and customer:
-        receipt = receipt_build(
-            customer=customer,
-            description=payment_description(payment),
-            amount=refund.amount,
-            currency=refund.currency,
-        )
     return yookassa_client().refund_create(
         provider_payment_id=payment.provider_payment_id,
         amount=refund.amount,
         currency=refund.currency,
         description=refund.reason or f"Refund of payment #{payment.pk}",
         idempotence_key=refund.provider_idempotence_key,
-        receipt=receipt,
+        receipt=payment_receipt(payment, amount=refund.amount),
     )
 
 

@@ -11,15 +11,9 @@ from billing import services
 from billing.models import ChargeRefund, Payment, PromoCode, Refund
 from generations.models import AIModel
 from tests.billing.factories import user_create
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
+from tests.billing.money_helpers import balance_of, notification, webhook_post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_clean():
-    yield
-    assert_ledger_clean()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
 
 @pytest.fixture

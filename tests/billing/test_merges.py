@@ -22,15 +22,9 @@ from billing.models import (
     Subscription,
 )
 from tests.billing.factories import account_of
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
+from tests.billing.money_helpers import balance_of, notification, webhook_post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_clean():
-    yield
-    assert_ledger_clean()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
 
 def user_put(api, ref: str, **body) -> dict:

@@ -6,15 +6,9 @@ import pytest
 
 from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from tests.billing.factories import account_of, user_create
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
+from tests.billing.money_helpers import balance_of, notification, webhook_post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_clean():
-    yield
-    assert_ledger_clean()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
 
 def paid_yookassa(api, user, amount="100.00", key="pay-1", emulator=None) -> Payment:
