@@ -90,16 +90,24 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
         claimed, record = _claim(request, key)
         if record is not None:
             return _json_response(record.status_code, record.response_body)
-        try:
-            with transaction.atomic():
-                outcome = handler()
-            status, body = outcome.status_code, _serialize(outcome.value)
-        except DomainError as exc:
-            if exc.status in TRANSIENT_STATUSES:
-                raise
-            status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
+        status, body = _decided(handler)
         _store(claimed, status, body)
     return _json_response(status, body)
+
+
+def _decided(handler: Callable[[], Status]) -> tuple[int, str]:
+    """Runs `handler` in a savepoint: its answer, or a decided refusal as the answer to store.
+
+    A refusal rolls the savepoint back (nothing half-written); a transient one (429, 503) propagates.
+    """
+    try:
+        with transaction.atomic():
+            outcome = handler()
+        return outcome.status_code, _serialize(outcome.value)
+    except DomainError as exc:
+        if exc.status in TRANSIENT_STATUSES:
+            raise
+        return exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
 
 
 def _claim(request: HttpRequest, key: str) -> tuple[int | None, IdempotencyRecord | None]:
@@ -212,14 +220,7 @@ def idempotent_provider_call(request: HttpRequest, *, steps: ProviderSteps) -> H
     with transaction.atomic():
         if (record := _stored(record_id)) is not None:
             return _json_response(record.status_code, record.response_body)
-        try:
-            with transaction.atomic():
-                outcome = steps.finish(intent, answer)
-            status, body = outcome.status_code, _serialize(outcome.value)
-        except DomainError as exc:
-            if exc.status in TRANSIENT_STATUSES:
-                raise
-            status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
+        status, body = _decided(lambda: steps.finish(intent, answer))
         _store(record_id, status, body)
     return _json_response(status, body)
 
