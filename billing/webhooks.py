@@ -147,6 +147,7 @@ def yookassa_webhook(request: HttpRequest, secret: str) -> JsonResponse:
         provider_payment_id=notification.object.id,
         amount=notification.object.amount.value,
         currency=notification.object.amount.currency,
+        metadata_payment_id=str(notification.object.metadata.get("payment_id", "")),
     )
     return _outcome_response(outcome, event.pk, notification, applied, kind="payment")
 

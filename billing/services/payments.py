@@ -261,20 +261,24 @@ def yookassa_notification_verify(
 
 
 def yookassa_notification_apply(
-    *, event_id: int, event_type: str, provider_payment_id: str, amount: Decimal, currency: str
+    *,
+    event_id: int,
+    event_type: str,
+    provider_payment_id: str,
+    amount: Decimal,
+    currency: str,
+    metadata_payment_id: str = "",
 ) -> tuple[str, Payment | None]:
     """Applies `payment.succeeded` / `payment.canceled` once; returns the outcome recorded on the event.
 
-    The payment's status change, its credit and the event's outcome commit together.
+    The payment's status change, its credit and the event's outcome commit together. A payment whose
+    creating request stopped after YooKassa answered (so its id was never stored) is found by the
+    `payment_id` Botdesk put in the payment's metadata, and takes the id now.
     """
     now = timezone.now()
     with transaction.atomic():
-        payment = (
-            Payment.objects.filter(
-                provider=Payment.Provider.YOOKASSA, provider_payment_id=provider_payment_id
-            )
-            .only("pk", "user_id", "provider", "status", "amount", "currency")
-            .first()
+        payment = _payment_for_notification(
+            provider_payment_id=provider_payment_id, metadata_payment_id=metadata_payment_id
         )
         if payment is None:
             outcome, detail = Outcome.UNKNOWN_PAYMENT, f"no payment {provider_payment_id}"
@@ -295,6 +299,19 @@ def yookassa_notification_apply(
     if outcome == Outcome.MISMATCH:
         logger.warning("YooKassa notification %s not credited: %s", event_id, detail)
     return outcome, payment
+
+
+def _payment_for_notification(*, provider_payment_id: str, metadata_payment_id: str) -> Payment | None:
+    payments = Payment.objects.filter(provider=Payment.Provider.YOOKASSA).only(
+        "pk", "user_id", "provider", "status", "amount", "currency"
+    )
+    payment = payments.filter(provider_payment_id=provider_payment_id).first()
+    if payment is None and metadata_payment_id.isdigit() and len(metadata_payment_id) < 19:
+        adopted = payments.filter(pk=int(metadata_payment_id), provider_payment_id__isnull=True).update(
+            provider_payment_id=provider_payment_id
+        )
+        payment = payments.filter(pk=int(metadata_payment_id)).first() if adopted else None
+    return payment
 
 
 def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -> tuple[str, str]:

@@ -128,6 +128,43 @@ def test_a_crash_after_yookassa_answered_makes_no_second_provider_payment(
     assert_ledger_clean()
 
 
+def test_a_payment_whose_answer_was_never_stored_is_found_by_its_metadata(
+    raw_api_key, yookassa_live, monkeypatch
+):
+    # given a request that died after YooKassa created the payment and was never retried
+    user = user_create()
+    monkeypatch.setattr(
+        services, "payment_provider_answer", lambda **kwargs: (_ for _ in ()).throw(ProcessDied)
+    )
+    with pytest.raises(ProcessDied):
+        pay(ApiClient(raw_api_key), user)
+    intent = Payment.objects.get()
+    (request,) = yookassa_live.posts("/payments")
+    assert request[2]["metadata"] == {"user_id": str(user.pk), "payment_id": str(intent.pk)}
+
+    # when the buyer pays it all the same and YooKassa notifies with the metadata it was given
+    for state in yookassa_live.payments.values():
+        state["status"] = "succeeded"
+    body = {
+        "type": "notification",
+        "event": "payment.succeeded",
+        "object": {
+            "id": "live-pay-1",
+            "status": "succeeded",
+            "amount": {"value": "100.00", "currency": "RUB"},
+            "metadata": request[2]["metadata"],
+        },
+    }
+    response = webhook_post(body)
+
+    # then the intent takes YooKassa's id and is credited once
+    assert response.json()["status"] == "credited"
+    intent.refresh_from_db()
+    assert (intent.provider_payment_id, intent.status) == ("live-pay-1", "succeeded")
+    assert webhook_post(body).json()["status"] == "duplicate"
+    assert_ledger_clean()
+
+
 def test_yookassa_down_is_503_not_remembered_and_the_retry_completes_the_same_intent(
     raw_api_key, yookassa_live
 ):
