@@ -95,6 +95,13 @@ def refund_open(
                 f"Only {left:.2f} {payment.currency} of payment {payment_id} is left to refund.",
                 amount=f"at most {left:.2f}",
             )
+        if payment.provider == Payment.Provider.TELEGRAM_STARS and amount != payment.amount:
+            # refundStarPayment gives the whole charge back; a part of it cannot be refunded.
+            raise BillingError(
+                "A Telegram Stars payment is refunded whole.",
+                code="validation_error",
+                details={"amount": f"{payment.amount:.2f} (the whole payment) or omitted"},
+            )
         Payment.objects.filter(pk=payment.pk).update(refunded_amount=F("refunded_amount") + amount)
         payer_id = end_user_current_id(user_id=payment.user_id)
         refund = Refund.objects.create(

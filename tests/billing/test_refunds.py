@@ -302,6 +302,17 @@ def test_stars_refund_is_held_until_the_bot_reports_success(api):
     assert LedgerEntry.objects.filter(type=EntryType.REFUND).count() == 1
 
 
+def test_a_stars_payment_is_refunded_whole(api):
+    payment = paid_stars(api, user_create(), stars=100)
+
+    partial = refund_post(api, payment, {"amount": "40.00"})
+    whole = refund_post(api, payment, {"amount": "100.00"}, key="whole")
+
+    assert partial.status_code == 422
+    assert "amount" in partial.json()["error"]["details"]
+    assert whole.status_code == 201
+
+
 def test_stars_refund_that_failed_releases_the_hold_and_can_be_asked_again(api):
     user = user_create()
     payment = paid_stars(api, user, stars=100)

@@ -484,6 +484,9 @@ class Client:
         if amount > left:
             self.record("refund_too_much", response, 409, str(payment["id"]))
             return
+        if payment["provider"] == "telegram_stars" and amount != payment["amount"]:
+            self.record("refund_stars_partial", response, 422, str(payment["id"]))  # refunded whole only
+            return
         if account.available < amount:
             self.record("refund_refused", response, 402, str(payment["id"]))
             return
