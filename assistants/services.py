@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import EndUser
+from accounts.services import end_user_current
 from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
@@ -39,7 +40,10 @@ def assistant_create(*, owner: EndUser, name: str, instructions: str = "") -> As
         raise AssistantsError(
             "The name must not be blank.", code="validation_error", details={"name": "blank"}
         )
-    return Assistant.objects.create(owner=owner, name=name, instructions=instructions)
+    with transaction.atomic():
+        return Assistant.objects.create(
+            owner=end_user_current(user=owner), name=name, instructions=instructions
+        )
 
 
 def assistants_reassign_owner(*, source: EndUser, target: EndUser) -> None:
@@ -417,12 +421,13 @@ def dialog_open(*, assistant: Assistant, user: EndUser, chat_id: str) -> tuple[D
     if dialog is None:
         try:
             with transaction.atomic():
+                user = end_user_current(user=user)
                 dialog = Dialog.objects.create(assistant=assistant, user=user, chat_id=chat_id)
                 Assistant.objects.filter(pk=assistant.pk).update(dialogs_count=F("dialogs_count") + 1)
                 return dialog, True
         except IntegrityError:
             dialog = Dialog.objects.get(assistant=assistant, chat_id=chat_id)
-    if dialog.user_id != user.pk:
+    if dialog.user_id not in (user.pk, user.merged_into_id):
         raise AssistantsError(
             "This chat already has a dialog with another user.", code="conflict", details={"chat_id": chat_id}
         )

@@ -11,7 +11,16 @@ from django.utils import timezone
 
 from accounts.models import EndUser
 from billing.errors import BillingError
-from billing.models import Account, EntryType, LedgerEntry, Payment, Plan, ReferralReward, Subscription
+from billing.models import (
+    Account,
+    EntryType,
+    LedgerEntry,
+    Payment,
+    Plan,
+    ReferralReward,
+    Refund,
+    Subscription,
+)
 from config.pagination import decode_cursor, encode_cursor, page_newest_first
 
 ZERO = Decimal("0.00")
@@ -137,6 +146,17 @@ def payment_get(*, payment_id: str) -> Payment:
             f"No payment {payment_id[:40]}.", code="not_found", details={"payment": payment_id[:40]}
         )
     return payment
+
+
+def refund_get(*, refund_id: str) -> Refund:
+    refund = None
+    if refund_id.isdigit() and len(refund_id) < 19:
+        refund = Refund.objects.filter(pk=int(refund_id)).first()
+    if refund is None:
+        raise BillingError(
+            f"No refund {refund_id[:40]}.", code="not_found", details={"refund": refund_id[:40]}
+        )
+    return refund
 
 
 def subscription_current(*, user: EndUser) -> Subscription | None:

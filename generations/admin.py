@@ -74,7 +74,7 @@ class GenerationAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     ordering = ("-id",)
-    actions = ("cancel_in_flight", "export_csv")
+    actions = ("cancel_in_flight", "refund_charge", "export_csv")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -144,6 +144,28 @@ class GenerationAdmin(admin.ModelAdmin):
             else:
                 canceled += 1
         messages.success(request, f"Canceled {canceled} jobs.")
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        # billing's permission: refunding money is finance's decision wherever the button is.
+        return request.user.has_perm("billing.issue_refund")
+
+    @admin.action(description="Refund the charge of the selected jobs", permissions=["refund"])
+    def refund_charge(self, request: HttpRequest, queryset: QuerySet):
+        refunded = 0
+        for generation_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                _, created = services.generation_refund(
+                    generation_id=generation_id,
+                    reason=f"Refunded by {request.user.username}",
+                    operator=request.user,
+                )
+            except DomainError as exc:
+                messages.warning(request, f"#{generation_id}: {exc.message}")
+            else:
+                refunded += created
+                if not created:
+                    messages.info(request, f"#{generation_id}: already refunded.")
+        messages.success(request, f"Refunded {refunded} jobs.")
 
     @admin.action(description="Export selected jobs as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet):

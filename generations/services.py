@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import BotEventType, EndUser
 from accounts.selectors import user_ref_parse, webhook_takers
-from accounts.services import bot_event_record, bot_events_record
+from accounts.services import bot_event_record, bot_events_record, end_user_current
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from generations import presenters, selectors
@@ -88,6 +88,8 @@ def generation_create(
     # idempotent_call) undoes it all; two fewer round trips on the hottest write of the app. A caller that
     # catches these errors inside its own transaction must give the call its own atomic() block.
     with transaction.atomic(savepoint=False):
+        # A merge in flight finishes first, and a job for a merged-away identity goes to its new owner.
+        user = end_user_current(user=user)
         if settings.RATE_LIMITS_ENABLED:
             _admission_check(user=user)
         generation = Generation(
@@ -409,6 +411,32 @@ def generations_user_merge(*, source: EndUser, target: EndUser) -> None:
     ProviderLog.objects.filter(user=source).update(user=target)
 
 
+def generation_refund(
+    *, generation_id: int, reason: str = "", api_key: Any = None, operator: Any = None
+) -> tuple[Any, bool]:
+    """Gives a succeeded generation's charge back, at most once; returns (billing's refund, created now).
+
+    409 when it was never charged (not succeeded, or free). A repeat returns the first refund.
+    """
+    generation = (
+        Generation.objects.only("pk", "status", "is_free", "hold_id").filter(pk=generation_id).first()
+    )
+    if generation is None:
+        raise GenerationsError(
+            f"No generation {generation_id}.", code="not_found", details={"generation": generation_id}
+        )
+    if generation.status != Status.SUCCEEDED or generation.is_free or generation.hold_id is None:
+        raise GenerationsError(
+            f"Generation {generation_id} was never charged ({generation.status}"
+            f"{', free' if generation.is_free else ''}).",
+            code="conflict",
+            details={"generation": "never charged"},
+        )
+    return billing_services.charge_refund(
+        hold_id=generation.hold_id, reason=reason, api_key=api_key, operator=operator
+    )
+
+
 # --- Projects --------------------------------------------------------------------------------
 
 
@@ -418,7 +446,8 @@ def project_create(*, user: EndUser, name: str, description: str = "") -> Projec
         raise GenerationsError(
             "A project needs a name.", code="validation_error", details={"name": "required"}
         )
-    return Project.objects.create(user=user, name=name, description=description)
+    with transaction.atomic():
+        return Project.objects.create(user=end_user_current(user=user), name=name, description=description)
 
 
 def _json_bounded(value: Any, *, field: str) -> Any:

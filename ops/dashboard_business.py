@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -48,7 +48,8 @@ STATUS_COLOURS = {
     Status.PENDING: "#bcd6e3",
 }
 FAILED_STATUSES = (Status.FAILED, Status.TIMEOUT)
-# Revenue is what users paid for: charges and subscriptions, less refunds. Top-ups are cash in, shown apart.
+# Revenue is what users paid for: charges and subscriptions, less charge refunds. Top-ups less payment
+# refunds are cash in, shown apart.
 REVENUE_TYPES = (EntryType.CHARGE, EntryType.SUBSCRIPTION, EntryType.REFUND)
 TOP_MODELS = 5
 LEDGER_DAYS_CACHE_SECONDS = 26 * 3600
@@ -71,7 +72,7 @@ def revenue_panel(now: datetime) -> dict[str, Any]:
     revenue: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: ZERO))
     topups: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
-        if row["type"] == EntryType.TOPUP:
+        if row["type"] == EntryType.TOPUP or row.get("cash_out"):
             topups[row["currency"]] += row["total"]
         else:
             # Charges are negative on the user's side: revenue is the other side of the entry.
@@ -126,8 +127,12 @@ def ledger_daily_totals(*, since: str | datetime) -> QuerySet:
     """Per day, currency and type: a range scan of the ledger's created_at index over the window only."""
     return (
         LedgerEntry.objects.filter(created_at__gte=since, type__in=(*REVENUE_TYPES, EntryType.TOPUP))
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "currency", "type")
+        .annotate(
+            day=TruncDate("created_at"),
+            # A refund debit gives a payment back (cash out); a refund credit gives a charge back (revenue).
+            cash_out=ExpressionWrapper(Q(type=EntryType.REFUND, amount__lt=0), output_field=BooleanField()),
+        )
+        .values("day", "currency", "type", "cash_out")
         .annotate(total=Sum("amount"))
         .order_by()
     )

@@ -1,22 +1,25 @@
 """Holds, payments, provider events and referral rewards: read-only audit tables."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from accounts.selectors import end_user_ids_for_ref
+from billing import services
 from billing.admin.common import (
     CsvExportMixin,
     CurrencyFilter,
     ReadOnlyAdmin,
     _user_link,
 )
+from billing.admin.refunds import RefundPermissionMixin
 from billing.models import (
     Hold,
     Payment,
     ProviderEvent,
     ReferralReward,
 )
+from config.errors import DomainError
 
 # --- Holds, payments, provider events, referral rewards ---------------------------------------
 
@@ -48,7 +51,7 @@ class HoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
+class PaymentAdmin(RefundPermissionMixin, CsvExportMixin, ReadOnlyAdmin):
     list_display = (
         "id",
         "created_at",
@@ -62,6 +65,7 @@ class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
     )
     list_select_related = ("user",)
     list_filter = ("provider", "status", CurrencyFilter, "created_at")
+    actions = ("refund_remaining",)
     search_fields = ("provider_payment_id",)
     search_help_text = "A Telegram id, device:<id> or ext:<id>, a payment id or a provider payment id."
     csv_filename = "payments"
@@ -96,6 +100,24 @@ class PaymentAdmin(CsvExportMixin, ReadOnlyAdmin):
     @admin.display(description="user", ordering="user_id")
     def user_link(self, obj: Payment) -> str:
         return _user_link(obj.user)
+
+    @admin.action(description="Refund what is left of the selected payments", permissions=["refund"])
+    def refund_remaining(self, request: HttpRequest, queryset: QuerySet):
+        """YooKassa refunds are asked of YooKassa at once; Stars refunds wait for the bot's report."""
+        for payment_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                refund = services.refund_by_operator(
+                    payment_id=payment_id,
+                    operator=request.user,
+                    reason=f"Refunded by {request.user.username}",
+                )
+            except DomainError as exc:
+                messages.warning(request, f"Payment #{payment_id}: {exc.message}")
+            else:
+                messages.success(
+                    request,
+                    f"Payment #{payment_id}: refund #{refund.pk} of {refund.amount} is {refund.status}.",
+                )
 
 
 @admin.register(ProviderEvent)

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0001_initial'),
-        ('billing', '0001_initial'),
+        ('billing', '0002_refunds_receipts_provider_intents'),
     ]
 
     operations = [

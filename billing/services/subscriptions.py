@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import BotEventType, EndUser
-from accounts.services import bot_event_record
+from accounts.services import bot_event_record, end_user_current
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Plan, Subscription
 from billing.presenters import subscription_out
@@ -63,6 +63,7 @@ def subscription_purchase(
         raise BillingError(f"No plan {plan_code[:32]!r}.", code="not_found", details={"plan": "unknown plan"})
     now = timezone.now()
     with transaction.atomic():
+        user = end_user_current(user=user)
         subscription = _locked_subscription(user=user, now=now)
         if plan.code == FREE_PLAN_CODE:
             subscription.plan, subscription.started_at = plan, now

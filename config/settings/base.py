@@ -159,6 +159,11 @@ YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET", default="local-webhook-
 YOOKASSA_RETURN_URL = env("YOOKASSA_RETURN_URL", default="https://t.me/")
 YOOKASSA_API_URL = env("YOOKASSA_API_URL", default="https://api.yookassa.ru/v3")
 YOOKASSA_TIMEOUT_SECONDS = env.float("YOOKASSA_TIMEOUT_SECONDS", default=10.0)
+# 54-FZ: send a receipt with every payment and refund (the buyer's email or phone becomes required).
+YOOKASSA_RECEIPTS = env.bool("YOOKASSA_RECEIPTS", default=False)
+YOOKASSA_VAT_CODE = env.int("YOOKASSA_VAT_CODE", default=1)
+# A pending refund holds its amount this long at most (YooKassa decides refunds within minutes).
+REFUND_HOLD_TTL_SECONDS = env.int("REFUND_HOLD_TTL_SECONDS", default=7 * 24 * 3600)
 GENERATION_TIMEOUT_SECONDS = env.int("GENERATION_TIMEOUT_SECONDS", default=900)
 HOLD_TTL_SECONDS = env.int("HOLD_TTL_SECONDS", default=GENERATION_TIMEOUT_SECONDS + 60)
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)

@@ -11,10 +11,11 @@ from django.utils import timezone
 from accounts.models import BotEvent, BotEventType
 from accounts.services import api_key_create, bot_event_record
 from billing import services as billing_services
-from billing.models import Subscription
+from billing.models import Payment, Subscription
 from generations import services as generation_services
 from generations.models import Generation
 from tests.billing.factories import user_funded
+from tests.billing.money_helpers import notification, webhook_post
 from tests.conftest import ApiClient
 from tests.generations.helpers import model_create
 
@@ -179,11 +180,64 @@ def test_subscription_renewed_and_expired_events(hooked):
     assert expired.data["plan"] == "free"
 
 
-def test_refund_succeeded_is_recorded_by_one_call(hooked):
-    api_key_id = BotEvent._meta.get_field("api_key").related_model.objects.get().pk
-    event = bot_event_record(api_key_id=api_key_id, event_type=BotEventType.REFUND_SUCCEEDED,
-                             data={"id": 7, "status": "succeeded", "amount": "5.00"})  # fmt: skip
-    assert only_event("refund.succeeded") == event
+def test_refund_succeeded_is_recorded_when_the_bot_reports_a_stars_refund(hooked):
+    user = user_funded("10.00")
+    paid = hooked.post("/api/v1/payments/telegram-stars", stars_body(user, "to-refund")).json()
+    BotEvent.objects.all().delete()
+    refund = hooked.post(
+        f"/api/v1/payments/{paid['id']}/refunds", {"reason": "r"}, idempotency_key="rf-1"
+    ).json()
+    assert not BotEvent.objects.exists(), "a pending refund is not an event"
+
+    done = hooked.post(f"/api/v1/refunds/{refund['id']}/status", {"status": "succeeded"})
+    again = hooked.post(f"/api/v1/refunds/{refund['id']}/status", {"status": "succeeded"})
+
+    assert (done.status_code, again.status_code) == (200, 200)
+    event = only_event("refund.succeeded")  # the no-op repeat records nothing
+    assert event.data == api_json(hooked.get(f"/api/v1/refunds/{refund['id']}").json())
+    assert event.data["status"] == "succeeded"
+
+
+def test_refund_succeeded_is_recorded_when_yookassa_notifies_it(hooked):
+    user = user_funded("0.00")
+    created = hooked.post(
+        f"/api/v1/users/{user.display_ref}/payments", {"amount": "40.00"}, idempotency_key="p1"
+    )
+    payment = Payment.objects.get(pk=created.json()["id"])
+    assert webhook_post(notification(payment)).status_code == 200
+    refund = hooked.post(f"/api/v1/payments/{payment.pk}/refunds", {}, idempotency_key="rf-2").json()
+    BotEvent.objects.all().delete()
+
+    refunded = webhook_post(
+        {
+            "type": "notification",
+            "event": "refund.succeeded",
+            "object": {
+                "id": refund["provider_refund_id"],
+                "payment_id": payment.provider_payment_id,
+                "status": "succeeded",
+                "amount": {"value": refund["amount"], "currency": refund["currency"]},
+                "created_at": "2026-12-01T10:00:00.000Z",
+            },
+        }
+    )
+
+    assert refunded.json()["status"] == "refunded"
+    event = only_event("refund.succeeded")
+    assert event.data["id"] == refund["id"] and event.data["amount"] == "40.00"
+
+
+def test_a_refund_that_rolls_back_records_no_event(hooked):
+    user = user_funded("10.00")
+    paid = hooked.post("/api/v1/payments/telegram-stars", stars_body(user, "rolled")).json()
+    refund = hooked.post(f"/api/v1/payments/{paid['id']}/refunds", {}, idempotency_key="rf-3").json()
+    BotEvent.objects.all().delete()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        billing_services.refund_status_set(refund_id=refund["id"], status="succeeded")
+        raise RuntimeError("the change rolls back")
+
+    assert not BotEvent.objects.exists()
 
 
 def test_an_unknown_event_type_is_a_programming_error(hooked):

@@ -1,7 +1,6 @@
 """botdesk-client against the live app, over HTTP: every operation of the OpenAPI schema is called.
 
-The refund and webhook operations of contract v1.1 have their own tests below; the refund test is skipped
-while its operations are not in this build's schema (the change that adds them removes the guard).
+The refund and webhook operations of contract v1.1 have their own tests below.
 """
 
 from decimal import Decimal
@@ -18,7 +17,7 @@ from botdesk_client import (
     TransactionType,
     ValidationError,
 )
-from tests.clients.conftest import in_schema, new_telegram_id, schema_operations, yookassa_succeed
+from tests.clients.conftest import new_telegram_id, schema_operations, yookassa_succeed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -30,15 +29,6 @@ REFUND_OPERATIONS = {
 }
 WEBHOOK_OPERATIONS = {"PUT /webhook", "GET /webhook", "DELETE /webhook"}
 TESTED_SEPARATELY = REFUND_OPERATIONS | WEBHOOK_OPERATIONS
-
-
-def _not_in_schema(*keys: str) -> str | None:
-    missing = sorted(key for key in keys if not in_schema(key))
-    return (
-        f"not in this build's schema yet (contract v1.1, another change adds it): {missing}"
-        if missing
-        else None
-    )
 
 
 def test_the_journey_calls_every_operation_of_the_schema(botdesk, recorder, live_server, paid_model):
@@ -187,7 +177,6 @@ def test_the_async_client_against_the_live_app(live_server, live_key, recorder, 
     assert {"PUT /users/{}", "POST /generations", "GET /users/{}/transactions"} <= recorder.seen
 
 
-@pytest.mark.skipif(bool(_not_in_schema(*REFUND_OPERATIONS)), reason=str(_not_in_schema(*REFUND_OPERATIONS)))
 def test_refunds_through_the_client(botdesk, recorder, live_server, paid_model):
     telegram_id = new_telegram_id()
     botdesk.user_upsert(telegram_id)
