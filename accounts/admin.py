@@ -1,4 +1,6 @@
-"""Operators, API keys, and the end user's page: the support agent's card (see accounts.card)."""
+"""Operators, API keys, webhook events, and the end user's page: the support agent's card (accounts.card)."""
+
+import uuid
 
 from django import forms
 from django.conf import settings
@@ -11,13 +13,22 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
+from accounts import services, webhook_delivery
 from accounts.card import CARD_ROWS, user_card_sections, user_list_facts
 from accounts.errors import AccountsError
-from accounts.models import ApiKey, EndUser, Operator, UserBlockAudit
+from accounts.models import (
+    ApiKey,
+    BotEvent,
+    EndUser,
+    Operator,
+    UserBlockAudit,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from accounts.selectors import user_ref_parse
 from core.admin_toolkit import (
     FORM_TEMPLATE,
@@ -32,6 +43,7 @@ from core.admin_toolkit import (
 
 BLOCK_PERMISSION = "accounts.block_enduser"
 ANONYMIZE_PERMISSION = "accounts.anonymize_enduser"
+WEBHOOK_DELIVERY_INLINE_ROWS = 20
 
 
 @admin.register(Operator)
@@ -438,3 +450,82 @@ class ApiKeyAdmin(GuardedAdmin):
         for api_key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(api_key=api_key)
         messages.success(request, gettext("Revoked."))
+
+
+# --- Events sent to the bots' webhooks ---------------------------------------------------------
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyBigTableAdmin):
+    list_display = ("api_key", "url", "event_types", "updated_at")
+    list_select_related = ("api_key",)
+    search_fields = ("url", "api_key__name", "api_key__prefix")
+    fields = ("api_key", "url", "events", "created_at", "updated_at")
+
+    @admin.display(description=_("events"))
+    def event_types(self, obj: WebhookEndpoint) -> str:
+        return gettext("all") if obj.events is None else ", ".join(obj.events)
+
+
+@admin.register(BotEvent)
+class BotEventAdmin(ReadOnlyBigTableAdmin):
+    list_display = ("public_id", "type", "api_key", "created_at", "status", "attempts", "next_attempt_at",
+                    "short_error")  # fmt: skip
+    list_select_related = ("api_key",)
+    list_filter = ("status", "type", "created_at")
+    search_fields = ("public_id",)
+    search_help_text = _("An event id (the Botdesk-Event-Id header).")
+    fields = ("public_id", "type", "api_key", "created_at", "status", "attempts", "next_attempt_at",
+              "last_attempt_at", "last_error", "delivered_at", "finished_at", "data", "recent_deliveries")  # fmt: skip
+    actions = ("redeliver",)
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(public_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.none(), False
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: BotEvent) -> str:
+        return obj.last_error[:80]
+
+    @admin.display(description=_("attempts (newest 20)"))
+    def recent_deliveries(self, obj: BotEvent) -> str:
+        rows = obj.deliveries.order_by("-id")[:WEBHOOK_DELIVERY_INLINE_ROWS]
+        return format_html(
+            "<table><tr><th>#</th><th>{}</th><th>{}</th><th>HTTP</th><th>{}</th></tr>{}</table>",
+            gettext("started"),
+            gettext("ms"),
+            gettext("error"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (row.attempt, row.started_at, row.duration_ms, row.status_code or "-", row.error)
+                    for row in rows
+                ),
+            ),
+        )
+
+    def has_redeliver_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.redeliver_botevent")
+
+    @admin.action(description=_("Send again now (a fresh retry schedule)"), permissions=["redeliver"])
+    def redeliver(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = webhook_delivery.bot_events_redeliver(event_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, gettext("%(count)d event(s) queued for delivery.") % {"count": count})
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyBigTableAdmin):
+    list_display = ("id", "event", "attempt", "started_at", "status_code", "ok", "duration_ms", "short_error")
+    list_select_related = ("event",)
+    list_filter = ("ok", "started_at")
+    raw_id_fields = ("event",)
+
+    @admin.display(description=_("error"))
+    def short_error(self, obj: WebhookDelivery) -> str:
+        return obj.error[:80]

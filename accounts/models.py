@@ -1,5 +1,7 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -145,3 +147,109 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- Events sent to the bots' webhooks (bot-api.md, "Events sent to the bot") --------------------
+# Not to be confused with accounts/events.py, the in-process domain events between apps.
+
+
+class BotEventType(models.TextChoices):
+    PAYMENT_SUCCEEDED = "payment.succeeded"
+    PAYMENT_CANCELED = "payment.canceled"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    GENERATION_TIMEOUT = "generation.timeout"
+    SUBSCRIPTION_RENEWED = "subscription.renewed"
+    SUBSCRIPTION_EXPIRED = "subscription.expired"
+
+
+class WebhookEndpoint(models.Model):
+    """Where the events of one API key go. The signing secret is needed in clear to sign, so it is
+    encrypted (Fernet, keyed from SECRET_KEY), not hashed."""
+
+    api_key = models.OneToOneField(ApiKey, on_delete=models.CASCADE, related_name="webhook")
+    url = models.CharField(max_length=2000)
+    # Null: every event type, including types added later.
+    events = ArrayField(models.CharField(max_length=32), null=True, blank=True)
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "accounts_webhook_endpoint"
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return self.events is None or event_type in self.events
+
+
+class BotEvent(models.Model):
+    """The outbox: one event for one API key's webhook, recorded in the transaction of the change it
+    reports, with its delivery state. Each HTTP attempt is a `WebhookDelivery`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "failed (gave up)"
+
+    public_id = models.UUIDField(unique=True, editable=False)
+    api_key = models.ForeignKey(ApiKey, null=True, on_delete=models.SET_NULL, related_name="+")
+    type = models.CharField(max_length=32, choices=BotEventType.choices)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # While an attempt runs this is its lease's end: a worker killed mid-delivery frees the event then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # Delivered or given up: retention counts from here (pending events are never deleted).
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "accounts_bot_event"
+        verbose_name = "bot event"
+        permissions = [("redeliver_botevent", "Can send bot events to the webhook again")]
+        constraints = [
+            models.CheckConstraint(
+                name="bot_event_pending_is_due_sometime",
+                condition=~Q(status="pending") | Q(next_attempt_at__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="bot_event_finished_has_time",
+                condition=Q(status="pending") | Q(finished_at__isnull=False),
+            ),
+        ]
+        indexes = [
+            # The sweep reads only what is still to deliver, soonest first.
+            models.Index(fields=["next_attempt_at"], name="bot_event_due_idx", condition=Q(status="pending")),
+            models.Index(fields=["api_key", "-id"], name="bot_event_api_key_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.public_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One HTTP attempt to deliver an event: what the bot's server answered, or why it could not."""
+
+    event = models.ForeignKey(BotEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    attempt = models.PositiveIntegerField()
+    url = models.CharField(max_length=2000)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        db_table = "accounts_webhook_delivery"
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["event", "-id"], name="webhook_delivery_event_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt} of {self.event_id}"

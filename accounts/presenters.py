@@ -1,4 +1,4 @@
-"""The user object of the API, assembled from accounts and the facets the apps above provide."""
+"""The user object of the API, assembled from accounts and the facets the apps above provide; the webhook."""
 
 from decimal import Decimal
 from typing import Any
@@ -6,7 +6,8 @@ from typing import Any
 from django.conf import settings
 
 from accounts import events
-from accounts.models import EndUser
+from accounts.models import EndUser, WebhookEndpoint
+from accounts.webhooks import webhook_events_of
 
 ZERO = "0.00"
 
@@ -46,3 +47,9 @@ def user_out(user: EndUser) -> dict[str, Any]:
 
 def money(value: Decimal) -> str:
     return f"{value:.2f}"
+
+
+def webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
+    """The webhook as the API shows it; `secret` only in the answer that made it."""
+    body = {"url": endpoint.url, "events": webhook_events_of(endpoint)}
+    return body if secret is None else {**body, "secret": secret}

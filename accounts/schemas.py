@@ -3,6 +3,7 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field, model_validator
 
+from accounts.models import BotEventType
 from config.schemas import UserRef
 
 
@@ -55,3 +56,29 @@ class IdentityIn(Schema):
         if len(given) != 1:
             raise ValueError("give exactly one of telegram_id, device_id, external_id")
         return self
+
+
+class WebhookIn(Schema):
+    url: str = Field(
+        ...,
+        min_length=1,
+        max_length=2000,
+        description="http(s) URL the events are POSTed to",
+        examples=["https://bot.example.com/botdesk/events"],
+    )
+    events: list[BotEventType] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="event types to receive; default all",
+        examples=[["payment.succeeded", "generation.timeout"]],
+    )
+
+
+class WebhookOut(Schema):
+    url: str
+    events: list[BotEventType]
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(..., description="the signing secret of Botdesk-Signature; shown only in this answer")

@@ -3,11 +3,11 @@
 import re
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from accounts.errors import AccountsError, UserBlocked
-from accounts.models import ApiKey, EndUser
+from accounts.models import ApiKey, EndUser, WebhookEndpoint
 
 TELEGRAM_ID_RE = re.compile(r"^[0-9]{1,19}$")
 OPAQUE_ID_RE = re.compile(r"^[A-Za-z0-9_.:@|+=-]{1,128}$")
@@ -97,4 +97,15 @@ def end_users_new_per_day(*, since: str | datetime) -> QuerySet:
         .values("day")
         .annotate(count=Count("id"))
         .order_by("day")
+    )
+
+
+def webhook_takers(*, api_key_ids: set[int], event_type: str) -> set[int]:
+    """Which of these API keys have a webhook that takes `event_type` (one query)."""
+    if not api_key_ids:
+        return set()
+    return set(
+        WebhookEndpoint.objects.filter(api_key_id__in=api_key_ids)
+        .filter(Q(events__isnull=True) | Q(events__contains=[event_type]))
+        .values_list("api_key_id", flat=True)
     )

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,6 +14,9 @@ from accounts import events
 from accounts.errors import AccountsError
 from accounts.models import ApiKey, EndUser, Operator, UserBlockAudit
 from accounts.selectors import end_user_find, user_ref_parse
+
+# Events for the bots' webhooks: the apps above record them through these (accounts/webhooks.py).
+from accounts.webhooks import bot_event_record, bot_events_record  # noqa: F401
 
 PROFILE_FIELDS = ("username", "first_name", "last_name", "language_code")
 IDENTITY_FIELDS = ("telegram_id", "device_id", "external_id")
@@ -120,8 +123,13 @@ def _merge_anonymous_into(*, source: EndUser, target: EndUser, identity: str, va
     source.merged_into = target
     source.save(update_fields=[identity, "merged_into", "updated_at"])
     setattr(target, identity, value)
-    target.save(update_fields=[identity, "updated_at"])
-    EndUser.objects.filter(referrer=source).exclude(pk=target.pk).update(referrer=target)
+    update_fields = [identity, "updated_at"]
+    if target.referrer_id == source.pk:
+        # The target was referred by the identity it now absorbs: that would be self-referral.
+        target.referrer = None
+        update_fields.append("referrer")
+    target.save(update_fields=update_fields)
+    _referrals_repoint(source=source, target=target)
     events.publish(events.EndUsersMerged(source=source, target=target))
 
 
@@ -212,6 +220,66 @@ def end_user_anonymize(*, user_id: int, operator: Operator) -> EndUser:
         UserBlockAudit.objects.filter(user_id=user_id).update(reason="")
         events.publish(events.EndUserAnonymized(user=user, operator=operator))
     return user
+
+
+# The target's chain of referrers, itself included (bounded: the chain is acyclic, the bound is a fuse).
+REFERRER_CHAIN_SQL = """
+WITH RECURSIVE chain(id, referrer_id, depth) AS (
+    SELECT id, referrer_id, 0 FROM accounts_end_user WHERE id = %(target)s
+    UNION ALL
+    SELECT u.id, u.referrer_id, chain.depth + 1
+    FROM accounts_end_user u JOIN chain ON u.id = chain.referrer_id
+    WHERE chain.depth < 10000
+)
+SELECT id FROM chain
+"""
+
+
+def _referrals_repoint(*, source: EndUser, target: EndUser) -> None:
+    """The users the source referred are now the target's referrals, except where that closes a cycle.
+
+    A user X referred by the source that is the target itself or one of the target's referrers would,
+    referred by the target, make the target refer itself through X: that referral is dropped.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(REFERRER_CHAIN_SQL, {"target": target.pk})
+        chain = [row[0] for row in cursor.fetchall()]
+    referred = EndUser.objects.filter(referrer=source)
+    referred.filter(pk__in=chain).update(referrer=None)
+    referred.exclude(pk__in=chain).update(referrer=target)
+
+
+MAX_MERGE_HOPS = 5
+# FOR KEY SHARE conflicts with the FOR UPDATE a merge takes on both users, and with nothing else, so
+# concurrent credits and jobs of one user do not wait for each other, only for a merge in flight.
+USER_CURRENT_SQL = "SELECT merged_into_id FROM accounts_end_user WHERE id = %s FOR KEY SHARE"
+
+
+def end_user_current(*, user: EndUser) -> EndUser:
+    """The user `user` is now, following `merged_into`: the one place every credit and creation resolves it.
+
+    Must run inside the caller's transaction: the row lock makes a merge in flight finish first (the
+    money or the job then goes to the user it was merged into), and keeps a merge from starting until
+    the caller commits (the merge then moves what the caller wrote). One query for a user never merged.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("end_user_current must run inside a transaction")
+    current = user
+    for _hop in range(MAX_MERGE_HOPS):
+        with connection.cursor() as cursor:
+            cursor.execute(USER_CURRENT_SQL, [current.pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise AccountsError(f"No user {current.pk}.", code="not_found", details={"user": current.pk})
+        if row[0] is None:
+            return current
+        current = EndUser.objects.get(pk=row[0])
+    return current
+
+
+def end_user_current_id(*, user_id: int) -> int:
+    """`end_user_current` by id, for paths that hold only the id (a payment's payer, a referrer)."""
+    return end_user_current(user=EndUser(pk=user_id)).pk
 
 
 def _hash_key(raw_key: str) -> str:

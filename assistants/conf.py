@@ -11,6 +11,9 @@ DEFAULTS: dict[str, Any] = {
     # Texts up to this many characters are chunked and embedded inside the request; longer ones
     # are indexed by a Celery task so a web request never waits on a long embedding run.
     "ASSISTANTS_SYNC_INDEX_MAX_CHARS": 20_000,
+    # The same for bot-sent chunks: an upload of more chunks than this, or more characters of content
+    # than ASSISTANTS_SYNC_INDEX_MAX_CHARS, is stored and embedded by the worker (pending, then indexed).
+    "ASSISTANTS_SYNC_INDEX_MAX_CHUNKS": 100,
     "ASSISTANTS_MAX_TEXT_CHARS": 1_000_000,
     "ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT": 2_000,
     # Search: assistants with at most this many chunks are searched exactly (bitmap scan of their

@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from assistants import conf
 from assistants.errors import AssistantsError
+from config.http import outgoing_client
 
 # halfvec stores IEEE half precision; larger magnitudes cannot be represented.
 HALF_MAX = 65504.0
@@ -119,7 +120,7 @@ class OpenAIEmbedder:
         result: list[list[float]] = []
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = conf.get("ASSISTANTS_EMBEDDING_TIMEOUT_SECONDS")
-        with httpx.Client(timeout=timeout) as client:
+        with outgoing_client(timeout=timeout) as client:
             for start in range(0, len(texts), self.BATCH):
                 batch = texts[start : start + self.BATCH]
                 body = {"model": self.model, "input": batch, "dimensions": self.dimensions}

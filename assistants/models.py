@@ -60,6 +60,8 @@ class Document(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.TEXT)
     # The uploaded text is kept so the worker and a re-index can rebuild the chunks from ids alone.
     text = models.TextField(blank=True, default="")
+    # A large upload of bot-sent chunks, kept until the worker has embedded and stored them.
+    pending_chunks = models.JSONField(null=True, blank=True, editable=False)
     size = models.PositiveIntegerField(default=0, help_text="characters of text")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True, default="")

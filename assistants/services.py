@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.errors import UserBlocked
 from accounts.models import EndUser
+from accounts.services import end_user_current
 from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
@@ -41,7 +42,10 @@ def assistant_create(*, owner: EndUser, name: str, instructions: str = "") -> As
         raise AssistantsError(
             "The name must not be blank.", code="validation_error", details={"name": "blank"}
         )
-    return Assistant.objects.create(owner=owner, name=name, instructions=instructions)
+    with transaction.atomic():
+        return Assistant.objects.create(
+            owner=end_user_current(user=owner), name=name, instructions=instructions
+        )
 
 
 def assistants_reassign_owner(*, source: EndUser, target: EndUser) -> None:
@@ -191,7 +195,10 @@ def _swap_chunks(*, document: Document, planned: list[_PlannedChunk], vectors) -
     document.status = Document.Status.INDEXED
     document.error = ""
     document.indexed_at = timezone.now()
-    document.save(update_fields=["chunks_count", "status", "error", "indexed_at", "updated_at"])
+    document.pending_chunks = None  # stored as rows now
+    document.save(
+        update_fields=["chunks_count", "status", "error", "indexed_at", "pending_chunks", "updated_at"]
+    )
     if delta:
         Assistant.objects.filter(pk=document.assistant_id).update(chunks_count=F("chunks_count") + delta)
     logger.info("document %s v%s indexed: %s kept, %s new", document.pk, document.version, kept, created)
@@ -236,8 +243,9 @@ def document_upload(
 ) -> tuple[Document, bool]:
     """Adds a document, or replaces the one with the same title; returns (document, created).
 
-    Short texts and bot-sent chunks are indexed before this returns; long texts are stored as
-    `pending` and indexed by a worker. A re-upload keeps the previous chunks searchable until the
+    Short texts and small chunk uploads are indexed before this returns; long texts and large chunk
+    uploads (ASSISTANTS_SYNC_INDEX_MAX_CHUNKS, ASSISTANTS_SYNC_INDEX_MAX_CHARS) are stored as `pending`
+    and indexed by a worker. A re-upload keeps the previous chunks searchable until the
     new ones replace them in one transaction.
     """
     title = title.strip()
@@ -263,11 +271,27 @@ def document_upload(
         planned_inputs = _text_chunks(text) if inline else []
     else:
         planned_inputs = _validate_chunks(chunks)
-        source, size, inline = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs), True
+        source, size = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs)
+        inline = len(planned_inputs) <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHUNKS") and size <= conf.get(
+            "ASSISTANTS_SYNC_INDEX_MAX_CHARS"
+        )
 
     if not inline:
+        pending = (
+            [
+                {"content": c.content, "importance": c.importance, "embedding": c.embedding}
+                for c in planned_inputs
+            ]
+            if source == Document.Source.CHUNKS
+            else None
+        )
         document, created = _document_store(
-            assistant=assistant, title=title, text=text or "", source=source, size=size
+            assistant=assistant,
+            title=title,
+            text=text or "",
+            source=source,
+            size=size,
+            pending_chunks=pending,
         )
         version = document.version
         transaction.on_commit(lambda: _enqueue_index(document.pk, version))
@@ -286,26 +310,26 @@ def document_upload(
 
 
 def _document_store(
-    *, assistant: Assistant, title: str, text: str, source: str, size: int
+    *, assistant: Assistant, title: str, text: str, source: str, size: int, pending_chunks: list | None = None
 ) -> tuple[Document, bool]:
     """Creates the document row or bumps the existing one to a new pending version."""
+    content = {"text": text, "source": source, "size": size, "pending_chunks": pending_chunks}
     with transaction.atomic():
         document = Document.objects.select_for_update().filter(assistant=assistant, title=title).first()
         if document is None:
             try:
                 with transaction.atomic():
-                    document = Document.objects.create(
-                        assistant=assistant, title=title, text=text, source=source, size=size
-                    )
+                    document = Document.objects.create(assistant=assistant, title=title, **content)
                     Assistant.objects.filter(pk=assistant.pk).update(documents_count=F("documents_count") + 1)
                     return document, True
             except IntegrityError:
                 # A concurrent upload of the same title won; this one becomes its next version.
                 document = Document.objects.select_for_update().get(assistant=assistant, title=title)
-        document.text, document.source, document.size = text, source, size
+        for field, value in content.items():
+            setattr(document, field, value)
         document.status, document.error = Document.Status.PENDING, ""
         document.version = F("version") + 1
-        document.save(update_fields=["text", "source", "size", "status", "error", "version", "updated_at"])
+        document.save(update_fields=[*content, "status", "error", "version", "updated_at"])
         document.refresh_from_db(fields=["version"])
         return document, False
 
@@ -325,14 +349,22 @@ def document_index(*, document_id: int, version: int | None = None) -> Document 
     Idempotent: a second run finds every chunk unchanged and only marks the document indexed; a
     run for an outdated version does nothing.
     """
-    document = Document.objects.filter(pk=document_id).only("id", "version", "source", "text").first()
+    document = (
+        Document.objects.filter(pk=document_id)
+        .only("id", "version", "source", "text", "pending_chunks")
+        .first()
+    )
     if document is None or (version is not None and document.version != version):
         return None
-    if document.source != Document.Source.TEXT:
-        # A bot's chunks are their own source; there is no text to rebuild them from.
+    if document.source != Document.Source.TEXT and document.pending_chunks is None:
+        # A bot's chunks, already stored, are their own source; there is no text to rebuild them from.
         return _apply_unchanged_chunks(document)
     try:
-        planned = _plan(_text_chunks(document.text))
+        if document.source == Document.Source.TEXT:
+            inputs = _text_chunks(document.text)
+        else:
+            inputs = [ChunkInput(**chunk) for chunk in document.pending_chunks]
+        planned = _plan(inputs)
         vectors = _embed_missing(document.pk, planned)
     except Exception as exc:
         Document.objects.filter(pk=document.pk, version=document.version).update(
@@ -391,12 +423,13 @@ def dialog_open(*, assistant: Assistant, user: EndUser, chat_id: str) -> tuple[D
     if dialog is None:
         try:
             with transaction.atomic():
+                user = end_user_current(user=user)
                 dialog = Dialog.objects.create(assistant=assistant, user=user, chat_id=chat_id)
                 Assistant.objects.filter(pk=assistant.pk).update(dialogs_count=F("dialogs_count") + 1)
                 return dialog, True
         except IntegrityError:
             dialog = Dialog.objects.get(assistant=assistant, chat_id=chat_id)
-    if dialog.user_id != user.pk:
+    if dialog.user_id not in (user.pk, user.merged_into_id):
         raise AssistantsError(
             "This chat already has a dialog with another user.", code="conflict", details={"chat_id": chat_id}
         )

@@ -97,20 +97,21 @@ def ledger_check_run(*, hold_grace_seconds: int = 120) -> list[CheckResult]:
             "4. at most one credit per external payment and per one-time reference",
             """
             SELECT type, reference, COUNT(*) FROM billing_ledger_entry
-            WHERE reference <> '' AND type IN (1, 4, 5, 6, 8)
+            WHERE reference <> '' AND type IN (1, 3, 4, 5, 6, 8)
             GROUP BY type, reference HAVING COUNT(*) > 1
             """,
             describe="references credited more than once",
         ),
         _check(
             "5a. a captured hold has exactly the one charge it captured",
+            # A refund's hold is captured by its refund debit (type 3), a job's by its charge (type 2).
             # Charges counted per (account, reference) first: joined row by row, the LIMIT made the
             # planner walk each hold's account in the ledger (over 10 minutes at 2M holds, 4M entries).
             """
             SELECT h.id, h.status, COALESCE(e.charges, 0)
             FROM billing_hold h
             LEFT JOIN (SELECT account_id, reference, COUNT(*) AS charges FROM billing_ledger_entry
-                       WHERE type = 2 GROUP BY account_id, reference) e
+                       WHERE type IN (2, 3) GROUP BY account_id, reference) e
                    ON e.reference = h.reference AND e.account_id = h.account_id
             WHERE h.status <> 'open'
               AND COALESCE(e.charges, 0)
@@ -135,6 +136,7 @@ def ledger_check_run(*, hold_grace_seconds: int = 120) -> list[CheckResult]:
         ),
     ]
     results.extend(_payment_checks())
+    results.extend(_refund_checks())
     return results
 
 
@@ -184,5 +186,67 @@ def _payment_checks() -> list[CheckResult]:
             LIMIT 100
             """,
             describe="payments credited a wrong number of times",
+        ),
+    ]
+
+
+def _refund_checks() -> list[CheckResult]:
+    """Invariant 8: refunds of a payment within its credit; a charge refunded at most once."""
+    return [
+        _check(
+            "8a. a payment's refunded amount is its pending and succeeded refunds, within the payment",
+            """
+            SELECT p.id, p.amount, p.refunded_amount, COALESCE(r.total, 0)
+            FROM billing_payment p
+            LEFT JOIN (SELECT payment_id, SUM(amount) AS total FROM billing_refund
+                       WHERE status <> 'failed' GROUP BY payment_id) r ON r.payment_id = p.id
+            WHERE p.refunded_amount <> COALESCE(r.total, 0) OR p.refunded_amount > p.amount
+               OR (r.total IS NOT NULL AND p.status <> 'succeeded')
+            LIMIT 100
+            """,
+            describe="payments whose refunds disagree with them",
+        ),
+        _check(
+            "8b. a succeeded refund has exactly one refund debit of its amount, other refunds none",
+            """
+            SELECT r.id, r.status, COALESCE(e.entries, 0), COALESCE(e.total, 0)
+            FROM billing_refund r
+            FULL JOIN (SELECT substring(reference FROM '^refund(?:-late)?:([0-9]+)$')::bigint AS refund_id,
+                              COUNT(*) AS entries, -SUM(amount) AS total
+                       FROM billing_ledger_entry
+                       WHERE type = 3 AND reference ~ '^refund(-late)?:[0-9]+$'
+                       GROUP BY 1) e ON e.refund_id = r.id
+            WHERE r.id IS NULL
+               OR COALESCE(e.entries, 0) <> CASE WHEN r.status = 'succeeded' THEN 1 ELSE 0 END
+               OR COALESCE(e.total, 0) <> CASE WHEN r.status = 'succeeded' THEN r.amount ELSE 0 END
+            LIMIT 100
+            """,
+            describe="refunds whose ledger debits disagree with them",
+        ),
+        _check(
+            "8c. the succeeded refunds of a payment never add up to more than it credited",
+            """
+            SELECT p.id, p.amount, SUM(r.amount)
+            FROM billing_payment p JOIN billing_refund r ON r.payment_id = p.id AND r.status = 'succeeded'
+            GROUP BY p.id, p.amount HAVING SUM(r.amount) > p.amount
+            LIMIT 100
+            """,
+            describe="payments refunded beyond their credit",
+        ),
+        _check(
+            "8d. a charge is refunded at most once, by exactly its captured amount",
+            """
+            SELECT c.id, e.hold_id, h.status, h.captured_amount, c.amount, COALESCE(e.entries, 0), e.total
+            FROM billing_charge_refund c
+            JOIN billing_hold h ON h.id = c.hold_id
+            FULL JOIN (SELECT substr(reference, 15)::bigint AS hold_id, COUNT(*) AS entries, SUM(amount) AS total
+                       FROM billing_ledger_entry
+                       WHERE type = 3 AND reference ~ '^charge-refund:[0-9]+$'
+                       GROUP BY 1) e ON e.hold_id = c.hold_id
+            WHERE c.id IS NULL OR h.status <> 'captured' OR c.amount <> h.captured_amount
+               OR COALESCE(e.entries, 0) <> 1 OR e.total <> c.amount
+            LIMIT 100
+            """,
+            describe="charge refunds that disagree with their hold or the ledger",
         ),
     ]

@@ -12,6 +12,7 @@ The key's record, the money movement and the stored response commit in ONE trans
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -85,36 +86,142 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
     if key is None:
         outcome = handler()
         return _json_response(outcome.status_code, _serialize(outcome.value))
+    with transaction.atomic():
+        claimed, record = _claim(request, key)
+        if record is not None:
+            return _json_response(record.status_code, record.response_body)
+        status, body = _decided(handler)
+        _store(claimed, status, body)
+    return _json_response(status, body)
+
+
+def _decided(handler: Callable[[], Status]) -> tuple[int, str]:
+    """Runs `handler` in a savepoint: its answer, or a decided refusal as the answer to store.
+
+    A refusal rolls the savepoint back (nothing half-written); a transient one (429, 503) propagates.
+    """
+    try:
+        with transaction.atomic():
+            outcome = handler()
+        return outcome.status_code, _serialize(outcome.value)
+    except DomainError as exc:
+        if exc.status in TRANSIENT_STATUSES or exc.transient:
+            raise
+        return exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
+
+
+def _claim(request: HttpRequest, key: str) -> tuple[int | None, IdempotencyRecord | None]:
+    """(the new record's id, None) for a fresh key, or (None, the earlier record, locked).
+
+    Runs inside the caller's transaction. A different request under a used key is a conflict.
+    """
     api_key = request.auth
     fingerprint = _fingerprint(request)
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
+        claimed = cursor.fetchone()
+    if claimed is not None:
+        return claimed[0], None
+    # Someone used this key before; FOR UPDATE waits for a twin still in flight to commit.
+    record = (
+        IdempotencyRecord.objects.select_for_update()
+        .only("pk", "request_fingerprint", "status_code", "response_body")
+        .get(api_key=api_key, key=key)
+    )
+    if record.request_fingerprint != fingerprint:
+        raise BillingError(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+            details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
+        )
+    return None, record
+
+
+@dataclass(frozen=True)
+class ProviderSteps:
+    """A request whose provider call must run outside any transaction (bot-api.md, Idempotency).
+
+    `begin` runs in the transaction that claims the key and commits the intent (or raises a decided
+    refusal, stored like any other); it may also answer at once with a Status when no provider call
+    is needed. `resume` finds the intent an earlier attempt with the same key committed. `ask` calls
+    the provider with no transaction open and the same Idempotence-Key every attempt, so a retry never
+    makes a second provider payment. `finish` stores the provider's answer and builds the response;
+    `refused` closes the intent when the provider refuses it (a decided 4xx).
+    """
+
+    begin: Callable[[], Any]
+    resume: Callable[[], Any]
+    ask: Callable[[Any], Any]
+    finish: Callable[[Any, Any], Status]
+    refused: Callable[[Any, DomainError], None]
+
+
+def _store(record_id: int, status: int, body: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(STORE_SQL, [status, body, record_id])
+
+
+def _stored(record_id: int) -> IdempotencyRecord | None:
+    """The record locked; None while no answer is stored yet."""
+    record = (
+        IdempotencyRecord.objects.select_for_update()
+        .only("pk", "status_code", "response_body")
+        .get(pk=record_id)
+    )
+    return record if record.status_code is not None else None
+
+
+def idempotent_provider_call(request: HttpRequest, *, steps: ProviderSteps) -> HttpResponse:
+    """Like `idempotent_call`, in three steps so that no transaction stays open during the provider call.
+
+    1. One transaction: claim the key, record the intent (`begin`), commit.
+    2. No transaction: ask the provider (`ask`), with the Idempotence-Key derived from the request's.
+    3. One transaction: store the answer (`finish`) and the response under the key.
+    A crash or a transient failure between the steps leaves the key claimed with no answer and the intent
+    committed; a retry with the same key finds both (`resume`) and carries on from step 2. Twins that run
+    step 2 at once send the provider the same Idempotence-Key; the first to store its answer wins and the
+    other replays it.
+    """
+    key = idempotency_key_of(request, required=True)
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
-            claimed = cursor.fetchone()
-        if claimed is None:
-            # Someone used this key before; FOR UPDATE waits for a twin still in flight to commit.
-            record = (
-                IdempotencyRecord.objects.select_for_update()
-                .only("pk", "request_fingerprint", "status_code", "response_body")
-                .get(api_key=api_key, key=key)
-            )
-            if record.request_fingerprint != fingerprint:
-                raise BillingError(
-                    "This Idempotency-Key was used with a different request.",
-                    code="idempotency_key_reused",
-                    details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
-                )
+        claimed, record = _claim(request, key)
+        if record is not None:
+            if record.status_code is not None:
+                return _json_response(record.status_code, record.response_body)
+            record_id = record.pk
+            intent = steps.resume()
+        else:
+            record_id = claimed
+            try:
+                with transaction.atomic():
+                    intent = steps.begin()
+            except DomainError as exc:
+                if exc.status in TRANSIENT_STATUSES or exc.transient:
+                    raise
+                body = _serialize(error_body(exc.code, exc.message, exc.details))
+                _store(record_id, exc.status, body)
+                return _json_response(exc.status, body)
+            if isinstance(intent, Status):
+                body = _serialize(intent.value)
+                _store(record_id, intent.status_code, body)
+                return _json_response(intent.status_code, body)
+    try:
+        answer = steps.ask(intent)
+    except DomainError as refusal:
+        if refusal.status in TRANSIENT_STATUSES or refusal.transient:
+            raise  # the key stays claimed and unanswered: a retry resumes at the provider call
+        with transaction.atomic():
+            if (record := _stored(record_id)) is not None:
+                return _json_response(record.status_code, record.response_body)
+            steps.refused(intent, refusal)
+            body = _serialize(error_body(refusal.code, refusal.message, refusal.details))
+            _store(record_id, refusal.status, body)
+        return _json_response(refusal.status, body)
+    with transaction.atomic():
+        if (record := _stored(record_id)) is not None:
             return _json_response(record.status_code, record.response_body)
-        try:
-            with transaction.atomic():
-                outcome = handler()
-            status, body = outcome.status_code, _serialize(outcome.value)
-        except DomainError as exc:
-            if exc.status in TRANSIENT_STATUSES or exc.transient:
-                raise
-            status, body = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
-        with connection.cursor() as cursor:
-            cursor.execute(STORE_SQL, [status, body, claimed[0]])
+        status, body = _decided(lambda: steps.finish(intent, answer))
+        _store(record_id, status, body)
     return _json_response(status, body)
 
 

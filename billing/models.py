@@ -91,6 +91,7 @@ class EntryType(models.IntegerChoices):
 # half of all rows, so an index on them would cost storage for no extra guarantee.
 ONCE_PER_REFERENCE_TYPES = [
     EntryType.TOPUP,
+    EntryType.REFUND,
     EntryType.BONUS,
     EntryType.REFERRAL_REWARD,
     EntryType.PROMO,
@@ -234,6 +235,10 @@ class Subscription(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     auto_renew = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # The key that bought the current plan: its webhook hears of renewals and expiry (bot-api.md, events).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "billing_subscription"
@@ -264,15 +269,25 @@ class Payment(models.Model):
 
     user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="payments")
     provider = models.CharField(max_length=20, choices=Provider.choices)
-    provider_payment_id = models.CharField(max_length=128)
+    # NULL while the provider has not answered yet (the intent is committed before the provider is
+    # called); NULLs never collide in the unique (provider, provider_payment_id) constraint, '' would.
+    provider_payment_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # The Idempotence-Key sent to the provider; a retried request finds its intent by it.
+    provider_idempotence_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=8)
     confirmation_url = models.URLField(max_length=500, blank=True, default="")
     # What the provider knows beyond our columns (Stars: total_amount, invoice_payload).
     details = models.JSONField(default=dict, blank=True)
+    # What pending and succeeded refunds have taken of it; a conditional UPDATE keeps it within `amount`.
+    refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The key that created the payment: its webhook hears of success or cancelation (bot-api.md, events).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "billing_payment"
@@ -280,6 +295,11 @@ class Payment(models.Model):
             ("export_payment", "Can export payments"),
         ]
         constraints = [
+            # Invariant 8: the refunds of a payment never add up to more than it credited.
+            models.CheckConstraint(
+                name="payment_refunds_within_amount",
+                condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("amount")),
+            ),
             # Invariant 4: one payment (hence one credit) per external payment and per Telegram charge id.
             models.UniqueConstraint(
                 fields=["provider", "provider_payment_id"], name="payment_once_per_provider_id"
@@ -309,6 +329,7 @@ class ProviderEvent(models.Model):
         RECEIVED = "received", "received, not processed yet"
         CREDITED = "credited"
         CANCELED = "canceled"
+        REFUNDED = "refunded"
         DUPLICATE = "duplicate", "duplicate (already applied)"
         IGNORED = "ignored"
         MISMATCH = "mismatch", "amount or currency mismatch"
@@ -401,9 +422,15 @@ class PromoCode(models.Model):
 
 
 class PromoRedemption(models.Model):
+    """One user's use of a promo code. Rows stay on the user who redeemed (the ledger names them); after a
+    merge, the code counts as redeemed for the person through `merged_into`."""
+
     promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemptions")
     user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
     amount = models.DecimalField(**MONEY)
+    # Both identities of one person had redeemed the code before they were merged: the credit stays
+    # (it was granted in good faith and may be spent), and operators see it flagged.
+    merged_duplicate = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -412,3 +439,96 @@ class PromoRedemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.promo_id} by {self.user_id}"
+
+
+# --- Refunds ------------------------------------------------------------------------------------
+
+
+class Refund(models.Model):
+    """Money of a succeeded payment given back through its provider; debited by one `refund` entry.
+
+    While pending, the amount is held on the payer's balance (hold reference `refund:<id>`), so the
+    money cannot be spent meanwhile; success turns the hold into the `refund` debit, failure releases it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    provider = models.CharField(max_length=20, choices=Payment.Provider.choices)
+    # YooKassa's refund id; NULL for Telegram Stars and while YooKassa has not answered yet.
+    provider_refund_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    provider_idempotence_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=8)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.CharField(max_length=500, blank=True, default="")
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # The API key that asked for it: where its `refund.succeeded` event goes.
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "billing_refund"
+        permissions = [("issue_refund", "Can refund payments and generations")]
+        constraints = [
+            models.CheckConstraint(name="refund_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="refund_resolved_has_time", condition=Q(status="pending") | Q(resolved_at__isnull=False)
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_refund_id"], name="refund_once_per_provider_id"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["payment", "-id"], name="refund_payment_idx"),
+            models.Index(fields=["created_at"], name="refund_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund #{self.pk} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def ledger_reference(self) -> str:
+        return f"refund:{self.pk}"
+
+
+class ChargeRefund(models.Model):
+    """A captured charge given back (a bad generation): at most once per hold (invariant 8).
+
+    billing knows nothing of jobs: it refunds the hold named `generation:<id>` by its id.
+    """
+
+    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="charge_refund")
+    user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=8)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "billing_charge_refund"
+        constraints = [models.CheckConstraint(name="charge_refund_positive", condition=Q(amount__gt=0))]
+        indexes = [models.Index(fields=["created_at"], name="charge_refund_created_idx")]
+
+    def __str__(self) -> str:
+        return f"charge refund #{self.pk} {self.amount} {self.currency}"
+
+    @property
+    def ledger_reference(self) -> str:
+        return f"charge-refund:{self.hold_id}"

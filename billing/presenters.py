@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from billing.models import Payment, Plan, Subscription
+from billing.models import Payment, Plan, Refund, Subscription
 from billing.selectors import FREE_PLAN_CODE, money
 
 
@@ -40,4 +40,20 @@ def subscription_out(subscription: Subscription | None) -> dict[str, Any]:
         "started_at": subscription.started_at,
         "expires_at": subscription.expires_at,
         "auto_renew": subscription.auto_renew,
+    }
+
+
+def refund_out(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.pk,
+        "payment": refund.payment_id,
+        "provider": refund.provider,
+        "provider_refund_id": refund.provider_refund_id,
+        "amount": money(refund.amount),
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+        "error_message": refund.error_message,
+        "created_at": refund.created_at,
+        "resolved_at": refund.resolved_at,
     }

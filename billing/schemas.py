@@ -53,13 +53,22 @@ class PaymentCreateIn(Schema):
     amount: PositiveMoney
     currency: str | None = Field(None, max_length=8, description="default: the default currency (RUB)")
     provider: Literal["yookassa"] = "yookassa"
+    description: str | None = Field(None, max_length=128)
+    customer_email: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="for the 54-FZ receipt"
+    )
+    customer_phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9]{11,15}$",
+        description="for the 54-FZ receipt: ITU-T E.164, e.g. 79000000000",
+    )
 
 
 class PaymentOut(Schema):
     id: int
     user: str
     provider: PaymentProvider
-    provider_payment_id: str
+    provider_payment_id: str | None
     status: PaymentStatus
     amount: str
     currency: str
@@ -125,3 +134,27 @@ class SubscriptionOut(Schema):
 class SubscriptionIn(Schema):
     plan: str = Field(..., min_length=1, max_length=64)
     auto_renew: bool = False
+
+
+class RefundCreateIn(Schema):
+    amount: PositiveMoney | None = Field(None, description="default: what is left to refund")
+    reason: str = Field("", max_length=255)
+
+
+class RefundStatusIn(Schema):
+    status: Literal["succeeded", "failed"]
+    error_message: str = Field("", max_length=500)
+
+
+class RefundOut(Schema):
+    id: int
+    payment: int
+    provider: str
+    provider_refund_id: str | None
+    amount: str
+    currency: str
+    status: str
+    reason: str
+    error_message: str
+    created_at: datetime
+    resolved_at: datetime | None

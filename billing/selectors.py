@@ -6,7 +6,20 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -21,6 +34,7 @@ from billing.models import (
     Plan,
     PromoRedemption,
     ReferralReward,
+    Refund,
     Subscription,
 )
 from config.pagination import decode_cursor, encode_cursor, page_newest_first
@@ -150,6 +164,17 @@ def payment_get(*, payment_id: str) -> Payment:
     return payment
 
 
+def refund_get(*, refund_id: str) -> Refund:
+    refund = None
+    if refund_id.isdigit() and len(refund_id) < 19:
+        refund = Refund.objects.filter(pk=int(refund_id)).first()
+    if refund is None:
+        raise BillingError(
+            f"No refund {refund_id[:40]}.", code="not_found", details={"refund": refund_id[:40]}
+        )
+    return refund
+
+
 def subscription_current(*, user: EndUser) -> Subscription | None:
     return active_subscriptions().filter(user=user).first()
 
@@ -264,7 +289,8 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
 
 # --- The operator dashboard (ops.dashboard panels) ------------------------------------------------
 
-# Revenue is what users paid for: charges and subscriptions, less refunds. Top-ups are cash in, shown apart.
+# Revenue is what users paid for: charges and subscriptions, less charge refunds. Top-ups less payment
+# refunds are cash in, shown apart.
 REVENUE_TYPES = (EntryType.CHARGE, EntryType.SUBSCRIPTION, EntryType.REFUND)
 
 
@@ -272,8 +298,12 @@ def ledger_daily_totals(*, since: str | datetime) -> QuerySet:
     """Per day, currency and type: a range scan of the ledger's created_at index over the window only."""
     return (
         LedgerEntry.objects.filter(created_at__gte=since, type__in=(*REVENUE_TYPES, EntryType.TOPUP))
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "currency", "type")
+        .annotate(
+            day=TruncDate("created_at"),
+            # A refund debit gives a payment back (cash out); a refund credit gives a charge back (revenue).
+            cash_out=ExpressionWrapper(Q(type=EntryType.REFUND, amount__lt=0), output_field=BooleanField()),
+        )
+        .values("day", "currency", "type", "cash_out")
         .annotate(total=Sum("amount"))
         .order_by()
     )
@@ -296,10 +326,12 @@ def open_holds_by_currency(*, now: datetime) -> QuerySet:
 
 
 def top_spenders(*, since: datetime, currency: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The users who spent most (charges and subscriptions, less refunds) since `since`, in one query:
-    the ledger's created_at range grouped by account, joined to the account's owner."""
+    """The users who spent most (charges and subscriptions, less charge refunds) since `since`, in one
+    query: the ledger's created_at range grouped by account, joined to the account's owner. A payment
+    refund (a negative refund entry) gives cash back, it is not spending."""
+    spending = Q(type__in=SPENDING_TYPES) | Q(type=EntryType.REFUND, amount__gt=0)
     rows = (
-        LedgerEntry.objects.filter(created_at__gte=since, currency=currency, type__in=REVENUE_TYPES)
+        LedgerEntry.objects.filter(spending, created_at__gte=since, currency=currency)
         .values("account_id", "account__owner_id", "account__owner__telegram_id")
         .annotate(spent=Sum("amount"), entries=Count("id"))
         .filter(spent__lt=0)

@@ -24,7 +24,7 @@ from config.schemas import Money
 logger = logging.getLogger(__name__)
 
 Outcome = ProviderEvent.Outcome
-HANDLED_EVENTS = ("payment.succeeded", "payment.canceled")
+HANDLED_EVENTS = ("payment.succeeded", "payment.canceled", "refund.succeeded")
 
 
 class YooKassaAmount(BaseModel):
@@ -59,9 +59,11 @@ def _parse(body: bytes) -> tuple[YooKassaNotification | None, dict[str, str]]:
     except ValidationError as exc:
         details = {".".join(str(part) for part in err["loc"]) or "body": err["msg"] for err in exc.errors()}
         return None, details
-    expected_status = {"payment.succeeded": "succeeded", "payment.canceled": "canceled"}.get(
-        notification.event
-    )
+    expected_status = {
+        "payment.succeeded": "succeeded",
+        "payment.canceled": "canceled",
+        "refund.succeeded": "succeeded",
+    }.get(notification.event)
     if expected_status and notification.object.status != expected_status:
         return None, {"object.status": f"must be {expected_status!r} for {notification.event}"}
     return notification, {}
@@ -130,20 +132,37 @@ def yookassa_webhook(request: HttpRequest, secret: str) -> JsonResponse:
         )
         logger.warning("YooKassa notification %s not applied: %s", event.pk, problem)
         return _error(409, "conflict", "The notification disagrees with YooKassa; nothing was applied.")
-    outcome, payment = services.yookassa_notification_apply(
+    if notification.event == "refund.succeeded":
+        outcome, applied = services.yookassa_refund_notification_apply(
+            event_id=event.pk,
+            provider_refund_id=notification.object.id,
+            amount=notification.object.amount.value,
+            currency=notification.object.amount.currency,
+        )
+        # An unknown refund may be one whose id Botdesk has not stored yet: YooKassa retries (404).
+        return _outcome_response(outcome, event.pk, notification, applied, kind="refund")
+    outcome, applied = services.yookassa_notification_apply(
         event_id=event.pk,
         event_type=notification.event,
         provider_payment_id=notification.object.id,
         amount=notification.object.amount.value,
         currency=notification.object.amount.currency,
+        metadata_payment_id=str(notification.object.metadata.get("payment_id", "")),
     )
+    return _outcome_response(outcome, event.pk, notification, applied, kind="payment")
+
+
+def _outcome_response(
+    outcome: str, event_id: int, notification: YooKassaNotification, applied, *, kind: str
+) -> JsonResponse:
+    """The webhook's answer: 200 for every applied or known notification, 404 unknown, 409 mismatch."""
     if outcome == Outcome.UNKNOWN_PAYMENT:
-        return _error(404, "not_found", "No payment with this id.", {"object.id": notification.object.id})
+        return _error(404, "not_found", f"No {kind} with this id.", {"object.id": notification.object.id})
     if outcome == Outcome.MISMATCH:
         return _error(
             409,
             "conflict",
-            "Amount or currency differ from the payment's; nothing was credited.",
-            {"amount": f"{payment.amount:.2f} {payment.currency} expected"},
+            f"Amount or currency differ from the {kind}'s; nothing was applied.",
+            {"amount": f"{applied.amount:.2f} {applied.currency} expected"},
         )
-    return JsonResponse({"status": outcome, "event": event.pk, "payment": payment.pk})
+    return JsonResponse({"status": outcome, "event": event_id, kind: applied.pk})

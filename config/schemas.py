@@ -15,8 +15,10 @@ MAX_MONEY = Decimal("1000000000.00")
 
 
 def _parse_money(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError('must be a decimal string such as "12.50"')
+    # A JSON number is refused, not rounded: 150.5 may have been 150.499999 in the client's float, and
+    # the contract says money is a decimal string. (Decimals come from our own code, never from JSON.)
+    if not isinstance(value, str | Decimal):
+        raise ValueError('must be a decimal string such as "12.50", not a JSON number')
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:
@@ -40,7 +42,7 @@ def format_money(amount: Decimal) -> str:
     return str(Decimal(amount).quantize(MONEY_QUANTUM))
 
 
-# Money in request bodies: a decimal (string preferred) with at most two places; answered as "12.50".
+# Money in request bodies: a decimal string with at most two places (a JSON number is 422); answered as "12.50".
 Money = Annotated[Decimal, BeforeValidator(_parse_money), PlainSerializer(format_money, return_type=str)]
 PositiveMoney = Annotated[
     Decimal,

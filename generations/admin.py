@@ -73,7 +73,7 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
         "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id, or part of a prompt."
     )
     readonly_fields = [field.name for field in Generation._meta.fields]
-    actions = ("cancel_in_flight",)
+    actions = ("cancel_in_flight", "refund_charge")
     custom_views = (CustomView("failures/", "failures_view", "failures", ("generations.view_generation",)),)
     export_filename = "generations"
     export_permission = "generations.export_generation"
@@ -166,6 +166,28 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
             else:
                 canceled += 1
         messages.success(request, gettext("Canceled %(count)d jobs.") % {"count": canceled})
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        # billing's permission: refunding money is finance's decision wherever the button is.
+        return request.user.has_perm("billing.issue_refund")
+
+    @admin.action(description=_("Refund the charge of the selected jobs"), permissions=["refund"])
+    def refund_charge(self, request: HttpRequest, queryset: QuerySet):
+        refunded = 0
+        for generation_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                _refund, created = services.generation_refund(
+                    generation_id=generation_id,
+                    reason=f"Refunded by {request.user.username}",
+                    operator=request.user,
+                )
+            except DomainError as exc:
+                messages.warning(request, f"#{generation_id}: {exc.message}")
+            else:
+                refunded += created
+                if not created:
+                    messages.info(request, gettext("#%(id)s: already refunded.") % {"id": generation_id})
+        messages.success(request, gettext("Refunded %(count)d jobs.") % {"count": refunded})
 
 
 class NewestItemsFormSet(BaseInlineFormSet):

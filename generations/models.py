@@ -88,6 +88,11 @@ class Generation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The key that created the job: its webhook hears of a timeout (bot-api.md, events). Not indexed: an
+    # index would cost every job's INSERT, and API keys are revoked, not deleted (deleting one scans).
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         db_table = "generations_generation"

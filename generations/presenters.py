@@ -48,3 +48,15 @@ def project_item_out(item: ProjectItem) -> dict[str, Any]:
         "status": item.status,
         "created_at": item.created_at,
     }
+
+
+def generation_refund_out(*, generation_id: int, refund: Any) -> dict[str, Any]:
+    """A charge refund (billing's ChargeRefund) as the generation's refund."""
+    return {
+        "id": refund.pk,
+        "generation": generation_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "created_at": refund.created_at,
+    }

@@ -175,3 +175,16 @@ class ProviderLogIn(Schema):
 
 class AcceptedOut(Schema):
     status: Literal["accepted"]
+
+
+class GenerationRefundIn(Schema):
+    reason: str = Field("", max_length=255)
+
+
+class GenerationRefundOut(Schema):
+    id: int
+    generation: int
+    amount: Money
+    currency: str
+    reason: str
+    created_at: datetime

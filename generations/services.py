@@ -16,11 +16,12 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from accounts.models import EndUser
-from accounts.selectors import user_ref_parse
+from accounts.models import BotEventType, EndUser
+from accounts.selectors import user_ref_parse, webhook_takers
+from accounts.services import bot_event_record, bot_events_record, end_user_current
 from billing import selectors as billing_selectors
 from billing import services as billing_services
-from generations import selectors
+from generations import presenters, selectors
 from generations.errors import GenerationsError, RateLimited
 from generations.models import (
     ERROR_CODE_MAX_LENGTH,
@@ -54,9 +55,10 @@ Status = Generation.Status
 GENERATION_INSERT_SQL = """
 INSERT INTO generations_generation
     (user_id, model_id, status, prompt, parameters, cost, currency, is_free,
-     task_id, result_url, error_code, error_message, created_at)
+     task_id, result_url, error_code, error_message, created_at, api_key_id)
 SELECT %(user_id)s, m.id, 'pending', %(prompt)s, %(parameters)s::jsonb,
-       CASE WHEN m.is_free THEN 0 ELSE m.price END, m.currency, m.is_free, '', '', '', '', %(now)s
+       CASE WHEN m.is_free THEN 0 ELSE m.price END, m.currency, m.is_free, '', '', '', '', %(now)s,
+       %(api_key_id)s
 FROM generations_model m
 WHERE m.code = %(model_code)s AND m.is_active
 RETURNING id, model_id, cost, currency, is_free, created_at
@@ -70,13 +72,14 @@ def generation_create(
     parameters: dict[str, Any],
     model_code: str | None = None,
     model: AIModel | None = None,
+    api_key_id: int | None = None,
 ) -> Generation:
     """Admits a job under the user's plan limits and holds its cost; free models never touch the balance.
 
     The model is named by `model_code` (the API's way: no extra lookup) or given as `model`; either way
     the price is read from the catalog in the INSERT. Raises RateLimited (429), GenerationsError
     not_found (unknown or inactive model), InsufficientFunds (402). One transaction: a refused hold
-    leaves no job.
+    leaves no job. `api_key_id` (the requesting bot's key) is whose webhook hears of a timeout.
     """
     if (model_code is None) == (model is None):
         raise TypeError("give exactly one of model_code and model")
@@ -85,6 +88,8 @@ def generation_create(
     # idempotent_call) undoes it all; two fewer round trips on the hottest write of the app. A caller that
     # catches these errors inside its own transaction must give the call its own atomic() block.
     with transaction.atomic(savepoint=False):
+        # A merge in flight finishes first, and a job for a merged-away identity goes to its new owner.
+        user = end_user_current(user=user)
         if settings.RATE_LIMITS_ENABLED:
             _admission_check(user=user)
         generation = Generation(
@@ -99,6 +104,7 @@ def generation_create(
                     "parameters": json.dumps(parameters),
                     "model_code": model_code,
                     "now": timezone.now(),
+                    "api_key_id": api_key_id,
                 },
             )
             row = cursor.fetchone()
@@ -202,7 +208,7 @@ WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id 
   AND g.created_at > %(deadline)s
 RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
           g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
 """,
     Status.SUCCEEDED: """
 UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
@@ -214,7 +220,7 @@ WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id 
   AND g.created_at > %(deadline)s
 RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
           g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
 """,
     "ended": """
 UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
@@ -226,7 +232,7 @@ WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id 
   AND g.created_at > %(deadline)s
 RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
           g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, m.code, u.telegram_id, u.device_id, u.external_id
+          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
 """,
 }
 
@@ -276,6 +282,10 @@ def generation_status_set(
         if row is not None:
             generation = _generation_from_row(row)
             _settle_hold(generation, status=status)
+            if status == Status.TIMEOUT:
+                # Whoever timed the job out (the bot itself here, or the sweep), the event reports it.
+                bot_event_record(api_key_id=generation.api_key_id, event_type=BotEventType.GENERATION_TIMEOUT,
+                                 data=lambda: presenters.generation_out(generation))  # fmt: skip
             return generation
     return _status_unmoved(generation_id=generation_id, status=status)
 
@@ -313,6 +323,7 @@ _GENERATION_COLUMNS = (
     "created_at",
     "started_at",
     "completed_at",
+    "api_key_id",
 )
 
 
@@ -365,15 +376,28 @@ def generations_time_out(*, batch_size: int = 200) -> int:
                     "error_code = CASE WHEN error_code = '' THEN 'timeout' ELSE error_code END, "
                     "duration_ms = LEAST(2147483647, "
                     "  (EXTRACT(EPOCH FROM (%s - COALESCE(started_at, created_at))) * 1000)::bigint) "
-                    "WHERE id = ANY(%s) AND status IN ('pending', 'processing') RETURNING hold_id",
+                    "WHERE id = ANY(%s) AND status IN ('pending', 'processing') RETURNING id, hold_id, api_key_id",
                     [now, now, ids],
                 )
-                hold_ids = [hold_id for (hold_id,) in cursor.fetchall()]
-            for hold_id in sorted(hold_id for hold_id in hold_ids if hold_id is not None):
+                rows = cursor.fetchall()
+            for hold_id in sorted(hold_id for _, hold_id, _ in rows if hold_id is not None):
                 billing_services.hold_release(hold_id=hold_id)
-            timed_out += len(hold_ids)
+            _timeout_events_record(keys={job_id: api_key_id for job_id, _, api_key_id in rows if api_key_id})
+            timed_out += len(rows)
         if len(ids) < batch_size:
             return timed_out
+
+
+def _timeout_events_record(*, keys: dict[int, int]) -> None:
+    """generation.timeout for the jobs whose key has a webhook for it: at most three queries a batch."""
+    takers = webhook_takers(api_key_ids=set(keys.values()), event_type=BotEventType.GENERATION_TIMEOUT)
+    wanted = [job_id for job_id, api_key_id in keys.items() if api_key_id in takers]
+    if wanted:
+        jobs = selectors.generations_with_related().filter(pk__in=wanted).order_by("pk")
+        bot_events_record(
+            event_type=BotEventType.GENERATION_TIMEOUT,
+            items=[(job.api_key_id, presenters.generation_out(job)) for job in jobs],
+        )
 
 
 def generations_user_merge(*, source: EndUser, target: EndUser) -> None:
@@ -393,6 +417,32 @@ def generations_user_forget(*, user: EndUser) -> None:
     ProviderLog.objects.filter(user=user).exclude(prompt="").update(prompt="")
 
 
+def generation_refund(
+    *, generation_id: int, reason: str = "", api_key: Any = None, operator: Any = None
+) -> tuple[Any, bool]:
+    """Gives a succeeded generation's charge back, at most once; returns (billing's refund, created now).
+
+    409 when it was never charged (not succeeded, or free). A repeat returns the first refund.
+    """
+    generation = (
+        Generation.objects.only("pk", "status", "is_free", "hold_id").filter(pk=generation_id).first()
+    )
+    if generation is None:
+        raise GenerationsError(
+            f"No generation {generation_id}.", code="not_found", details={"generation": generation_id}
+        )
+    if generation.status != Status.SUCCEEDED or generation.is_free or generation.hold_id is None:
+        raise GenerationsError(
+            f"Generation {generation_id} was never charged ({generation.status}"
+            f"{', free' if generation.is_free else ''}).",
+            code="conflict",
+            details={"generation": "never charged"},
+        )
+    return billing_services.charge_refund(
+        hold_id=generation.hold_id, reason=reason, api_key=api_key, operator=operator
+    )
+
+
 # --- Projects --------------------------------------------------------------------------------
 
 
@@ -402,7 +452,8 @@ def project_create(*, user: EndUser, name: str, description: str = "") -> Projec
         raise GenerationsError(
             "A project needs a name.", code="validation_error", details={"name": "required"}
         )
-    return Project.objects.create(user=user, name=name, description=description)
+    with transaction.atomic():
+        return Project.objects.create(user=end_user_current(user=user), name=name, description=description)
 
 
 def _json_bounded(value: Any, *, field: str) -> Any:

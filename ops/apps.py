@@ -1,7 +1,9 @@
 import logging
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db import connections
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 logger = logging.getLogger(__name__)
@@ -16,6 +18,33 @@ class OpsConfig(AppConfig):
     def ready(self) -> None:
         # Once per migrate (sender=self), after every app's migrations, so beat's tables exist.
         post_migrate.connect(sync_schedules_after_migrate, sender=self, dispatch_uid="ops.schedules_sync")
+        if settings.DATABASE_POOLER:
+            connection_created.connect(pooled_session_timeouts_check, dispatch_uid="ops.pooled_timeouts")
+
+
+_pooled_timeouts_warned = False
+
+
+def pooled_session_timeouts_check(sender, connection, **kwargs) -> None:
+    """Behind pgbouncer the timeouts come from the database's defaults (`manage.py db_timeouts`), not
+    from the connection: a session without them is reported loudly, once per process."""
+    global _pooled_timeouts_warned
+    if _pooled_timeouts_warned or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')"
+        )
+        statement, idle = cursor.fetchone()
+    if "0" in (statement, idle):
+        _pooled_timeouts_warned = True
+        logger.error(
+            "DATABASE_POOLER=%s but the session has statement_timeout=%s, idle_in_transaction_session_timeout=%s: "
+            "run `manage.py db_timeouts` against the database (README, Production)",
+            settings.DATABASE_POOLER,
+            statement,
+            idle,
+        )
 
 
 def sync_schedules_after_migrate(sender, using: str = "default", verbosity: int = 1, **kwargs) -> None:

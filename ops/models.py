@@ -130,3 +130,23 @@ class ScheduleSync(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LeaderLease(models.Model):
+    """Who runs a singleton job now (ops.locks): one row per running job, deleted when it ends.
+
+    A lease instead of a session advisory lock, because behind a transaction-pooling pgbouncer a
+    session lock would be taken and released on different server sessions. A holder that crashes
+    leaves its row until `expires_at`, after which the next runner takes it over.
+    """
+
+    name = models.CharField(max_length=200, primary_key=True)
+    holder = models.CharField(max_length=200)
+    acquired_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ops_leader_lease"
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires_at}"

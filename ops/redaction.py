@@ -38,6 +38,8 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"(/webhooks/{_SEGMENT}+/){_SEGMENT}+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"(?<![0-9])([0-9]{5,}):[A-Za-z0-9_-]{30,}"), rf"\g<1>:{REDACTED}"),
     (re.compile(r"(?<![A-Za-z0-9_-])bd_[A-Za-z0-9_-]{20,}"), f"bd_{REDACTED}"),
+    # The signing secrets of bots' webhooks (accounts.webhooks).
+    (re.compile(r"(?<![A-Za-z0-9_-])whsec_[A-Za-z0-9_-]{20,}"), f"whsec_{REDACTED}"),
 )
 # Attributes every LogRecord has; anything else on a record came from the caller's `extra`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}

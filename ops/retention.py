@@ -72,6 +72,16 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         365,
         also_past_cutoff=("processed_at",),
     ),
+    # Events sent to the bots' webhooks: delivered (or given up) more than WEBHOOK_EVENT_RETENTION_DAYS
+    # ago; a pending one is kept whatever its age. created_at is indexed and never later than finished_at.
+    RetentionPolicy(
+        "webhook-events",
+        "accounts.BotEvent",
+        "created_at",
+        "WEBHOOK_EVENT_RETENTION_DAYS",
+        30,
+        also_past_cutoff=("finished_at",),
+    ),
     # Expired operator sessions: Django only removes them when `clearsessions` is run.
     RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),
 )

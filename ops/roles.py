@@ -28,6 +28,8 @@ SUPPORT = [
     *_model("billing.promocode", "view"),
     *_model("billing.promoredemption", "view", "add"),  # grant a promo code from the user card
     *_model("billing.referralreward", "view"),
+    *_model("billing.refund", "view"),
+    *_model("billing.chargerefund", "view"),
     *_model("generations.generation", "view", "change"),  # cancel a job in flight
     *_model("generations.aimodel", "view"),
     *_model("generations.project", "view"),
@@ -53,6 +55,8 @@ FINANCE = [
     *_model("billing.promoredemption", "view", "add"),
     *_model("billing.plan", "view", "add", "change"),
     *_model("billing.subscription", "view"),
+    *_model("billing.refund", "view", "issue"),  # refunds of payments and of generations' charges
+    *_model("billing.chargerefund", "view"),
     *_model("generations.generation", "view", "export"),
     *_model("generations.aimodel", "view", "change"),  # prices
     *_model("generations.usagedaily", "view"),

@@ -60,6 +60,13 @@ SCHEDULES: tuple[Schedule, ...] = (
         "Marks generations with no final status after GENERATION_TIMEOUT_SECONDS as timeout.",
     ),
     Schedule(
+        "bot-events-sweep",
+        "accounts.tasks.bot_events_sweep",
+        "* * * * *",
+        "Queues the delivery of bot events whose next attempt is due: retries after a failed delivery, "
+        "and anything a lost task or a killed worker left behind.",
+    ),
+    Schedule(
         "idempotency-keys-purge",
         "billing.tasks.idempotency_keys_purge",
         "15 * * * *",

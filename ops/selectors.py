@@ -1,9 +1,12 @@
 """Reads of the ops app."""
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Count, QuerySet
@@ -13,17 +16,45 @@ from kombu import Connection
 from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
 
 logger = logging.getLogger(__name__)
-BROKER_CHECK_TIMEOUT_SECONDS = 1
+
+# Load balancers poll health every few seconds and it needs no key: the broker is asked at most once
+# per HEALTH_BROKER_CACHE_SECONDS per process, and never waits longer than
+# HEALTH_BROKER_TIMEOUT_SECONDS, so health answers fast even while the broker is unreachable.
+_broker_checks: dict[str, tuple[str, float]] = {}
+_broker_checks_lock = threading.Lock()
+
+
+def broker_check(url: str, *, timeout: float) -> str:
+    """One bounded round trip to the broker: "ok" or "down"."""
+    try:
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:
+            with Connection(url, connect_timeout=timeout) as broker:
+                broker.ensure_connection(max_retries=1, interval_start=0, timeout=timeout)
+    except Exception as exc:  # any broker failure means "down"; health must answer, not raise
+        logger.debug("broker unreachable: %s", exc)
+        return "down"
+    return "ok"
 
 
 def broker_status() -> str:
-    try:
-        with Connection(settings.CELERY_BROKER_URL, connect_timeout=BROKER_CHECK_TIMEOUT_SECONDS) as broker:
-            broker.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
-    except Exception as exc:  # any broker failure means "down"; health must answer, not raise
-        logger.warning("broker unreachable: %s", exc)
-        return "down"
-    return "ok"
+    url = settings.CELERY_BROKER_URL
+    now = time.monotonic()
+    cached = _broker_checks.get(url)
+    if cached is not None and now - cached[1] < settings.HEALTH_BROKER_CACHE_SECONDS:
+        return cached[0]
+    status = broker_check(url, timeout=settings.HEALTH_BROKER_TIMEOUT_SECONDS)
+    with _broker_checks_lock:
+        previous = _broker_checks.get(url)
+        _broker_checks[url] = (status, time.monotonic())
+    if status == "down" and (previous is None or previous[0] == "ok"):
+        logger.warning("broker unreachable (health reports broker: down)")
+    return status
 
 
 def health_report() -> dict[str, str | None]:

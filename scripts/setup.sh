@@ -95,6 +95,11 @@ SQL
 if [ "$(pg_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '${DB_NAME}'")" != "1" ]; then
     pg_admin -d postgres -c "CREATE DATABASE ${DB_NAME} OWNER ${DB_USER}"
 fi
+# The web timeouts as the database's own defaults too, so a session that cannot send them as startup
+# options (through pgbouncer in transaction mode, DATABASE_POOLER=pgbouncer) still has them; the same
+# as `manage.py db_timeouts` (README, Production).
+pg_admin -d postgres -c "ALTER DATABASE ${DB_NAME} SET statement_timeout = ${STATEMENT_TIMEOUT_MS:-30000}"
+pg_admin -d postgres -c "ALTER DATABASE ${DB_NAME} SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_TIMEOUT_MS:-60000}"
 # pgvector is not a trusted extension: the superuser creates it here and in template1, so the
 # project role's migrations (and the test databases pytest creates from template1) find it present.
 for database in "$DB_NAME" template1; do

@@ -3,7 +3,10 @@
 # larger schemathesis run. Never touches the shared PostgreSQL (5432) or Redis (6379): it creates
 #   - a PostgreSQL 15 cluster `botdesk_stress` on 127.0.0.1:5433 (trust for 127.0.0.1, pgvector),
 #   - a redis-server on 127.0.0.1:6380,
+#   - Debian's pgbouncer on 127.0.0.1:6433 in transaction pooling mode in front of the cluster
+#     (scripts/stress_pgbouncer.sh), through which everything below talks to PostgreSQL,
 # and the fault tests start their own gunicorn, Celery worker and Celery beat against them.
+#   STRESS_POOLER=none talks to the cluster directly instead (no pgbouncer).
 # Everything listens on loopback; the cluster and Redis are stopped at the end.
 #   STRESS_HISTORY_SECONDS (120), STRESS_SCHEMATHESIS_EXAMPLES (25) tune the long runs;
 #   STRESS_PARTS=faults or STRESS_PARTS=long runs one half only.
@@ -17,13 +20,23 @@ PG_PORT=5433
 REDIS_PORT=6380
 REDIS_PIDFILE=/tmp/botdesk-stress-redis.pid
 DB=botdesk_stress
-export STRESS_DATABASE_URL="postgres://botdesk:botdesk@127.0.0.1:${PG_PORT}/${DB}"
+POOLER="${STRESS_POOLER:-pgbouncer}"
+PGBOUNCER_PORT=6433
+DIRECT_DATABASE_URL="postgres://botdesk:botdesk@127.0.0.1:${PG_PORT}/${DB}"
+if [ "$POOLER" = "pgbouncer" ]; then
+    export STRESS_DATABASE_URL="postgres://botdesk:botdesk@127.0.0.1:${PGBOUNCER_PORT}/${DB}"
+    export STRESS_DATABASE_POOLER=pgbouncer
+else
+    export STRESS_DATABASE_URL="$DIRECT_DATABASE_URL"
+    export STRESS_DATABASE_POOLER=""
+fi
 export STRESS_BROKER_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 
 step() { printf '\n==> %s\n' "$*"; }
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 cleanup() {
+    STRESS_PGBOUNCER_PORT="$PGBOUNCER_PORT" STRESS_PG_PORT="$PG_PORT" bash scripts/stress_pgbouncer.sh stop || true
     if [ -f "$REDIS_PIDFILE" ]; then kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null || true; rm -f "$REDIS_PIDFILE"; fi
     pg_ctlcluster "$PG_VERSION" "$CLUSTER" stop >/dev/null 2>&1 || true
 }
@@ -52,15 +65,24 @@ if ! port_open 127.0.0.1 "$REDIS_PORT"; then
     for _ in $(seq 1 10); do port_open 127.0.0.1 "$REDIS_PORT" && break; sleep 0.5; done
 fi
 
-step "Migrations on ${DB}"
-DATABASE_URL="$STRESS_DATABASE_URL" CELERY_BROKER_URL="$STRESS_BROKER_URL" \
+step "Migrations on ${DB} (directly), and its timeouts as database defaults (for pooled sessions)"
+DATABASE_URL="$DIRECT_DATABASE_URL" CELERY_BROKER_URL="$STRESS_BROKER_URL" \
     DJANGO_SETTINGS_MODULE=config.settings.local .venv/bin/python manage.py migrate --noinput -v 0
+DATABASE_URL="$DIRECT_DATABASE_URL" DJANGO_SETTINGS_MODULE=config.settings.local \
+    .venv/bin/python manage.py db_timeouts
+
+if [ "$POOLER" = "pgbouncer" ]; then
+    step "pgbouncer (transaction pooling) on 127.0.0.1:${PGBOUNCER_PORT} in front of ${PG_PORT}"
+    STRESS_PGBOUNCER_PORT="$PGBOUNCER_PORT" STRESS_PG_PORT="$PG_PORT" bash scripts/stress_pgbouncer.sh restart
+    /usr/sbin/pgbouncer --version | head -n1
+fi
 
 STATUS=0
 PARTS="${STRESS_PARTS:-faults,long}"
 if [[ "$PARTS" == *faults* ]]; then
 step "Fault tests (gunicorn + Celery worker + beat on the stress cluster)"
-BOTDESK_FAULTS=1 DATABASE_URL="$STRESS_DATABASE_URL" DJANGO_SETTINGS_MODULE=config.settings.test \
+BOTDESK_FAULTS=1 DATABASE_URL="$STRESS_DATABASE_URL" DATABASE_POOLER="$STRESS_DATABASE_POOLER" \
+    DJANGO_SETTINGS_MODULE=config.settings.test \
     .venv/bin/pytest tests/faults -p no:randomly -q -s --timeout=900 || STATUS=1
 fi
 
@@ -68,9 +90,11 @@ if [[ "$PARTS" == *long* ]]; then
 step "Long randomized history and larger schemathesis run (test database on the stress cluster)"
 RANDOM_HISTORY_SECONDS="${STRESS_HISTORY_SECONDS:-120}" RANDOM_HISTORY_CLIENTS=8 \
     SCHEMATHESIS_MAX_EXAMPLES="${STRESS_SCHEMATHESIS_EXAMPLES:-25}" SCHEMATHESIS_PHASES=examples,coverage,fuzzing \
-    DATABASE_URL="$STRESS_DATABASE_URL" CELERY_BROKER_URL="$STRESS_BROKER_URL" \
-    DJANGO_SETTINGS_MODULE=config.settings.test \
-    .venv/bin/pytest tests/stress -p no:randomly -q -s --timeout=1800 || STATUS=1
+    DATABASE_URL="$STRESS_DATABASE_URL" DATABASE_POOLER="$STRESS_DATABASE_POOLER" \
+    CELERY_BROKER_URL="$STRESS_BROKER_URL" DJANGO_SETTINGS_MODULE=config.settings.test \
+    .venv/bin/pytest tests/stress -p no:randomly -q -s --timeout=1800 --create-db --reuse-db || STATUS=1
+# (--reuse-db: the test database is not dropped at the end, which pgbouncer's pooled server sessions
+# would block; --create-db makes it afresh each run.)
 fi
 
 echo

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,15 @@ def _fresh_process_caches(request):
     system_account_cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _throttle_namespace(settings):
+    """Failure counters live in Redis, which outlives a test: each test counts under its own prefix."""
+    throttle = settings.CACHES["throttle"]
+    prefix = f"{throttle['KEY_PREFIX']}:{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {**settings.CACHES, "throttle": {**throttle, "KEY_PREFIX": prefix}}
+    return prefix
+
+
 @pytest.fixture
 def raw_api_key(db) -> str:
     api_key, raw_key = api_key_create(name="test-bot")
@@ -112,3 +122,27 @@ def run_concurrently(worker: Callable[[int], Any], count: int, *, timeout: float
         thread.join(timeout)
     assert not any(thread.is_alive() for thread in threads), "a concurrent worker hung"
     return results
+
+
+def changelist_queries_pinned(client, django_assert_num_queries, url: str, make_rows, queries: int) -> None:
+    """An admin changelist costs `queries` at 1 row and at 50 rows (house style: counts do not grow)."""
+    for rows in (1, 50):
+        make_rows(rows)
+        with django_assert_num_queries(queries):
+            response = client.get(url)
+        assert response.status_code == 200
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Behind pgbouncer (make stress) sessions get their timeouts from the database, set once here.
+
+    The test database is created and migrated before this runs, so the sessions pgbouncer opened for
+    that have no timeouts and ops.apps reports it once (an ERROR in make stress's log, expected).
+    """
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.DATABASE_POOLER:
+        with django_db_blocker.unblock():
+            call_command("db_timeouts")

@@ -51,6 +51,16 @@ class PromoCodeForm(forms.ModelForm):
             )
         return currency
 
+    def clean_max_uses(self) -> int | None:
+        # The database CHECK (used_count <= max_uses) would refuse it with a 500; say it here instead.
+        max_uses = self.cleaned_data["max_uses"]
+        used = self.instance.used_count if self.instance.pk else 0
+        if max_uses is not None and max_uses < used:
+            raise forms.ValidationError(
+                f"Already used {used} times: the cap cannot be lower. Deactivate the code to stop it."
+            )
+        return max_uses
+
 
 class PromoBatchForm(forms.Form):
     count = forms.IntegerField(min_value=1, max_value=MAX_BATCH)
@@ -180,9 +190,9 @@ class PromoGrantForm(forms.Form):
 
 @admin.register(PromoRedemption)
 class PromoRedemptionAdmin(ReadOnlyBigTableAdmin):
-    list_display = ("id", "created_at", "promo", "user", "amount")
-    list_select_related = ("promo", "user")
-    list_filter = (UserIdFilter, "created_at")
+    list_display = ("id", "created_at", "promo", "user", "merged_into", "amount", "merged_duplicate")
+    list_select_related = ("promo", "user__merged_into")
+    list_filter = (UserIdFilter, "merged_duplicate", "created_at")
     custom_views = (
         CustomView("grant/<int:user_id>/", "grant_view", "grant", ("billing.add_promoredemption",)),
     )
@@ -217,3 +227,8 @@ class PromoRedemptionAdmin(ReadOnlyBigTableAdmin):
         return TemplateResponse(request, FORM_TEMPLATE, context)
 
     search_fields = ("promo__code",)
+
+    @admin.display(description=_("merged into"))
+    def merged_into(self, obj: PromoRedemption) -> str:
+        # A redemption stays on the identity that made it; after a merge the person is the user it became.
+        return str(obj.user.merged_into) if obj.user.merged_into_id else "—"

@@ -5,11 +5,20 @@ from ninja import Router, Status
 from accounts.selectors import end_user_get, end_user_get_active
 from billing import presenters, selectors, services
 from billing.api.docs import idempotency_key_doc
-from billing.idempotency import idempotency_key_of, idempotent_call
+from billing.idempotency import ProviderSteps, idempotency_key_of, idempotent_call, idempotent_provider_call
 from billing.schemas import PaymentCreateIn, PaymentOut, TelegramStarsIn
 from config.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["payments"])
+
+
+def _customer(payload: PaymentCreateIn) -> dict[str, str]:
+    customer = {}
+    if payload.customer_email:
+        customer["email"] = payload.customer_email
+    if payload.customer_phone:
+        customer["phone"] = payload.customer_phone.removeprefix("+")
+    return customer
 
 
 @router.post(
@@ -20,21 +29,36 @@ router = Router(tags=["payments"])
 def payment_create(request: HttpRequest, user: str, payload: PaymentCreateIn):
     """Opens a YooKassa payment; the balance is credited when its webhook reports success.
 
-    Requires an Idempotency-Key: a retry returns the same payment.
+    Requires an Idempotency-Key: a retry returns the same payment. With YOOKASSA_RECEIPTS=true one of
+    customer_email / customer_phone is required and a 54-FZ receipt goes with the payment.
     """
     key = idempotency_key_of(request, required=True)
+    provider_key = services.provider_idempotence_key(client_id=request.auth.pk, idempotency_key=key)
 
-    def handler() -> Status:
-        payment = services.payment_create(
+    def begin():
+        return services.payment_open(
             user=end_user_get_active(ref=user),
             amount=payload.amount,
             currency=payload.currency or settings.DEFAULT_CURRENCY,
             provider=payload.provider,
-            idempotence_key=services.provider_idempotence_key(client_id=request.auth.pk, idempotency_key=key),
+            idempotence_key=provider_key,
+            customer=_customer(payload),
+            description=payload.description or "",
+            api_key_id=request.auth.pk,
         )
-        return Status(201, presenters.payment_out(payment))
 
-    return idempotent_call(request, required=True, handler=handler)
+    steps = ProviderSteps(
+        begin=begin,
+        resume=lambda: services.payment_by_provider_key(provider_idempotence_key=provider_key),
+        ask=lambda payment: services.payment_provider_ask(payment=payment),
+        finish=lambda payment, answer: Status(
+            201, presenters.payment_out(services.payment_provider_answer(payment=payment, answer=answer))
+        ),
+        refused=lambda payment, refusal: services.payment_provider_refused(
+            payment=payment, error_message=refusal.message
+        ),
+    )
+    return idempotent_provider_call(request, steps=steps)
 
 
 @router.post(
@@ -51,6 +75,7 @@ def telegram_stars_credit(request: HttpRequest, payload: TelegramStarsIn):
             charge_id=payload.telegram_payment_charge_id,
             total_amount=payload.total_amount,
             invoice_payload=payload.invoice_payload,
+            api_key_id=request.auth.pk,
         )
         return Status(201 if credited else 200, presenters.payment_out(payment))
 

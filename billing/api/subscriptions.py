@@ -31,7 +31,10 @@ def subscription_purchase(request: HttpRequest, user: str, payload: Subscription
 
     def handler() -> Status:
         subscription = services.subscription_purchase(
-            user=end_user_get_active(ref=user), plan_code=payload.plan, auto_renew=payload.auto_renew
+            user=end_user_get_active(ref=user),
+            plan_code=payload.plan,
+            auto_renew=payload.auto_renew,
+            api_key_id=request.auth.pk,
         )
         return Status(201, presenters.subscription_out(subscription))
 

@@ -5,6 +5,7 @@ confirmation URL, so the whole flow (create, then the webhook) runs offline and 
 """
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from billing.errors import BillingError
+from config.http import outgoing_client
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,12 @@ class ProviderPayment:
     provider_payment_id: str
     status: str
     confirmation_url: str
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    provider_refund_id: str
+    status: str  # pending | succeeded | canceled
 
 
 @dataclass(frozen=True)
@@ -50,12 +58,135 @@ class YooKassaClient(Protocol):
         description: str,
         metadata: dict[str, str],
         idempotence_key: str,
+        receipt: dict | None = None,
     ) -> ProviderPayment: ...
+
+    def refund_create(
+        self,
+        *,
+        provider_payment_id: str,
+        amount: Decimal,
+        currency: str,
+        description: str,
+        idempotence_key: str,
+        receipt: dict | None = None,
+    ) -> ProviderRefund: ...
+
+    def refund_fetch(self, *, provider_refund_id: str) -> ProviderPaymentState | None: ...
+
+
+# --- 54-FZ receipts ----------------------------------------------------------------------------
+
+# https://yookassa.ru/developers/payment-acceptance/receipts/54fz/yoomoney/parameters-values
+VAT_CODES = range(1, 13)
+PAYMENT_SUBJECTS = frozenset(
+    {
+        "commodity",
+        "excise",
+        "job",
+        "service",
+        "gambling_bet",
+        "gambling_prize",
+        "lottery",
+        "lottery_prize",
+        "intellectual_activity",
+        "payment",
+        "agent_commission",
+        "property_right",
+        "non_operating_gain",
+        "insurance_premium",
+        "sales_tax",
+        "resort_fee",
+        "composite",
+        "another",
+    }
+)
+PAYMENT_MODES = frozenset(
+    {
+        "full_prepayment",
+        "partial_prepayment",
+        "advance",
+        "full_payment",
+        "partial_payment",
+        "credit",
+        "credit_payment",
+    }
+)
+PHONE_RE = re.compile(r"^[0-9]{11,15}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def receipt_build(*, customer: dict[str, str], description: str, amount: Decimal, currency: str) -> dict:
+    """The 54-FZ receipt YooKassa sends to the tax service: one service, paid in full."""
+    return {
+        "customer": customer,
+        "items": [
+            {
+                "description": description[:128],
+                "quantity": "1.00",
+                "amount": {"value": f"{amount:.2f}", "currency": currency},
+                "vat_code": settings.YOOKASSA_VAT_CODE,
+                "payment_subject": "service",
+                "payment_mode": "full_payment",
+            }
+        ],
+    }
+
+
+def receipt_problems(receipt: dict, *, amount: Decimal, currency: str) -> dict[str, str]:
+    """What YooKassa would refuse in a receipt (400 invalid_request), by field; {} when it is valid."""
+    problems: dict[str, str] = {}
+    customer = receipt.get("customer") or {}
+    if not (customer.get("email") or customer.get("phone")):
+        problems["receipt.customer"] = "email or phone is required"
+    if customer.get("phone") and not PHONE_RE.match(str(customer["phone"])):
+        problems["receipt.customer.phone"] = "ITU-T E.164 digits, e.g. 79000000000"
+    if customer.get("email") and not EMAIL_RE.match(str(customer["email"])):
+        problems["receipt.customer.email"] = "not an email address"
+    items = receipt.get("items") or []
+    if not items or len(items) > 100:
+        problems["receipt.items"] = "1 to 100 items"
+    total = Decimal("0.00")
+    for index, item in enumerate(items):
+        where = f"receipt.items.{index}"
+        if not str(item.get("description", "")).strip() or len(str(item.get("description", ""))) > 128:
+            problems[f"{where}.description"] = "1 to 128 characters"
+        try:
+            quantity = Decimal(str(item.get("quantity")))
+            value = Decimal(str(item["amount"]["value"]))
+        except (ArithmeticError, KeyError, TypeError):
+            problems[f"{where}.amount"] = "quantity and amount.value are required decimals"
+            continue
+        if quantity <= 0:
+            problems[f"{where}.quantity"] = "must be positive"
+        if item["amount"].get("currency") != currency:
+            problems[f"{where}.amount.currency"] = f"must be {currency}"
+        if item.get("vat_code") not in VAT_CODES:
+            problems[f"{where}.vat_code"] = "1 to 12"
+        if item.get("payment_subject") not in PAYMENT_SUBJECTS:
+            problems[f"{where}.payment_subject"] = "not a YooKassa payment_subject"
+        if item.get("payment_mode") not in PAYMENT_MODES:
+            problems[f"{where}.payment_mode"] = "not a YooKassa payment_mode"
+        total += value * quantity
+    if items and total != amount:
+        problems["receipt.items.amount"] = f"the items add up to {total:.2f}, not {amount:.2f}"
+    return problems
+
+
+def _receipt_check(receipt: dict | None, *, amount: Decimal, currency: str) -> None:
+    """The fake's stand-in for YooKassa's 400 on a bad receipt: the same 422 the live client gives."""
+    if receipt is not None and (problems := receipt_problems(receipt, amount=amount, currency=currency)):
+        raise BillingError("YooKassa would refuse the receipt.", code="validation_error", details=problems)
 
 
 class FakeYooKassaClient:
+    """No network; answers like YooKassa would, receipts validated the same way, ids derived from the key."""
+
     def payment_fetch(self, *, provider_payment_id: str) -> ProviderPaymentState | None:
         # Offline there is no one to ask: the notification is taken as it comes.
+        return None
+
+    def refund_fetch(self, *, provider_refund_id: str) -> ProviderPaymentState | None:
         return None
 
     def payment_create(
@@ -66,10 +197,26 @@ class FakeYooKassaClient:
         description: str,
         metadata: dict[str, str],
         idempotence_key: str,
+        receipt: dict | None = None,
     ) -> ProviderPayment:
+        _receipt_check(receipt, amount=amount, currency=currency)
         # Derived from the idempotence key, like the real API: a retried request names the same payment.
         payment_id = f"fake-{uuid.uuid5(uuid.NAMESPACE_URL, idempotence_key)}"
         return ProviderPayment(payment_id, "pending", FAKE_CHECKOUT_URL + payment_id)
+
+    def refund_create(
+        self,
+        *,
+        provider_payment_id: str,
+        amount: Decimal,
+        currency: str,
+        description: str,
+        idempotence_key: str,
+        receipt: dict | None = None,
+    ) -> ProviderRefund:
+        _receipt_check(receipt, amount=amount, currency=currency)
+        # Pending, like a payment: the webhook's refund.succeeded settles it, so that path runs offline.
+        return ProviderRefund(f"fake-refund-{uuid.uuid5(uuid.NAMESPACE_URL, idempotence_key)}", "pending")
 
 
 class HttpYooKassaClient:
@@ -89,7 +236,7 @@ class HttpYooKassaClient:
             raise ImproperlyConfigured("YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY are required in live mode.")
         self.auth = httpx.BasicAuth(shop_id, secret_key)
         self.api_url = api_url.rstrip("/")
-        self.timeout = httpx.Timeout(timeout, connect=min(timeout, 5.0))
+        self.timeout = timeout
         self.return_url = return_url
         self.transport = transport
 
@@ -101,6 +248,7 @@ class HttpYooKassaClient:
         description: str,
         metadata: dict[str, str],
         idempotence_key: str,
+        receipt: dict | None = None,
     ) -> ProviderPayment:
         body = {
             "amount": {"value": f"{amount:.2f}", "currency": currency},
@@ -109,10 +257,45 @@ class HttpYooKassaClient:
             "description": description[:128],
             "metadata": metadata,
         }
+        if receipt is not None:
+            body["receipt"] = receipt
+        data = self._post("payments", body, idempotence_key=idempotence_key, what="payment")
         try:
-            with httpx.Client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
+            return ProviderPayment(data["id"], data["status"], data["confirmation"]["confirmation_url"])
+        except (KeyError, TypeError) as exc:
+            logger.error("Unexpected YooKassa answer: %s", str(data)[:500])
+            raise _unavailable() from exc
+
+    def refund_create(
+        self,
+        *,
+        provider_payment_id: str,
+        amount: Decimal,
+        currency: str,
+        description: str,
+        idempotence_key: str,
+        receipt: dict | None = None,
+    ) -> ProviderRefund:
+        """https://yookassa.ru/developers/api#create_refund: succeeded or canceled at once, or pending."""
+        body = {
+            "payment_id": provider_payment_id,
+            "amount": {"value": f"{amount:.2f}", "currency": currency},
+            "description": description[:250],
+        }
+        if receipt is not None:
+            body["receipt"] = receipt
+        data = self._post("refunds", body, idempotence_key=idempotence_key, what="refund")
+        try:
+            return ProviderRefund(data["id"], data["status"])
+        except (KeyError, TypeError) as exc:
+            logger.error("Unexpected YooKassa answer: %s", str(data)[:500])
+            raise _unavailable() from exc
+
+    def _post(self, resource: str, body: dict, *, idempotence_key: str, what: str) -> dict:
+        try:
+            with outgoing_client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
                 response = client.post(
-                    f"{self.api_url}/payments", json=body, headers={"Idempotence-Key": idempotence_key}
+                    f"{self.api_url}/{resource}", json=body, headers={"Idempotence-Key": idempotence_key}
                 )
         except httpx.HTTPError as exc:
             logger.warning("YooKassa unreachable: %s", exc)
@@ -120,7 +303,7 @@ class HttpYooKassaClient:
         if response.status_code == 400:
             description = _error_description(response)
             raise BillingError(
-                f"YooKassa refused the payment: {description}",
+                f"YooKassa refused the {what}: {description}",
                 code="validation_error",
                 details={"provider": description},
             )
@@ -130,21 +313,31 @@ class HttpYooKassaClient:
             raise _unavailable()
         try:
             data = response.json()
-            return ProviderPayment(data["id"], data["status"], data["confirmation"]["confirmation_url"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except ValueError as exc:
             logger.error("Unexpected YooKassa answer: %s", response.text[:500])
             raise _unavailable() from exc
+        if not isinstance(data, dict):
+            logger.error("Unexpected YooKassa answer: %s", response.text[:500])
+            raise _unavailable()
+        return data
 
     def payment_fetch(self, *, provider_payment_id: str) -> ProviderPaymentState | None:
         """The payment as YooKassa knows it: a notification is trusted only when this agrees with it."""
+        return self._fetch("payments", provider_payment_id)
+
+    def refund_fetch(self, *, provider_refund_id: str) -> ProviderPaymentState | None:
+        """The refund as YooKassa knows it, for `refund.succeeded` notifications."""
+        return self._fetch("refunds", provider_refund_id)
+
+    def _fetch(self, resource: str, provider_id: str) -> ProviderPaymentState:
         try:
-            with httpx.Client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
-                response = client.get(f"{self.api_url}/payments/{quote(provider_payment_id, safe='')}")
+            with outgoing_client(auth=self.auth, timeout=self.timeout, transport=self.transport) as client:
+                response = client.get(f"{self.api_url}/{resource}/{quote(provider_id, safe='')}")
         except httpx.HTTPError as exc:
             logger.warning("YooKassa unreachable: %s", exc)
             raise _unavailable() from exc
         if response.status_code == 404:
-            return ProviderPaymentState(provider_payment_id, "not_found", Decimal("0"), "")
+            return ProviderPaymentState(provider_id, "not_found", Decimal("0"), "")
         if response.status_code != 200:
             logger.error("YooKassa answered %s: %s", response.status_code, response.text[:500])
             raise _unavailable()

@@ -16,8 +16,14 @@ from billing.services.ledger import (
     users_merge_balances,
     welcome_bonus_grant,
 )
+from billing.services.merges import users_merge
 from billing.services.payments import (
+    payment_by_provider_key,
     payment_create,
+    payment_open,
+    payment_provider_answer,
+    payment_provider_ask,
+    payment_provider_refused,
     provider_event_mark,
     provider_event_record,
     provider_idempotence_key,
@@ -26,6 +32,18 @@ from billing.services.payments import (
     yookassa_notification_verify,
 )
 from billing.services.promo import promo_code_redeem, promo_codes_create_batch, promo_codes_deactivate
+from billing.services.refunds import (
+    charge_refund,
+    refund_by_operator,
+    refund_by_provider_key,
+    refund_open,
+    refund_provider_answer,
+    refund_provider_ask,
+    refund_provider_refused,
+    refund_provider_retry,
+    refund_status_set,
+    yookassa_refund_notification_apply,
+)
 from billing.services.subscriptions import subscription_purchase, subscription_renew, subscriptions_renew
 
 __all__ = [
@@ -38,7 +56,22 @@ __all__ = [
     "hold_create",
     "hold_release",
     "holds_expire",
+    "charge_refund",
+    "payment_by_provider_key",
     "payment_create",
+    "payment_open",
+    "payment_provider_answer",
+    "payment_provider_ask",
+    "payment_provider_refused",
+    "refund_by_operator",
+    "refund_by_provider_key",
+    "refund_open",
+    "refund_provider_answer",
+    "refund_provider_ask",
+    "refund_provider_refused",
+    "refund_provider_retry",
+    "refund_status_set",
+    "yookassa_refund_notification_apply",
     "promo_code_redeem",
     "promo_codes_create_batch",
     "promo_codes_deactivate",
@@ -52,6 +85,7 @@ __all__ = [
     "system_account_id",
     "telegram_stars_credit",
     "user_account_id",
+    "users_merge",
     "users_merge_balances",
     "welcome_bonus_grant",
     "yookassa_notification_apply",

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import EndUser, Operator
+from accounts.services import end_user_current
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Hold, LedgerEntry
 
@@ -123,7 +124,7 @@ def credit_grant(
     """A one-time credit (bonus, promo, referral reward, top-up): its own transaction, once per reference."""
     currency_validate(currency)
     with transaction.atomic():
-        account_id = user_account_id(user_id=user.pk, currency=currency)
+        account_id = user_account_id(user_id=end_user_current(user=user).pk, currency=currency)
         return entry_post(
             account_id=account_id,
             counter_kind=counter_kind,
@@ -171,7 +172,7 @@ def balance_adjust(
             "An adjustment needs a reason.", code="validation_error", details={"reason": "required"}
         )
     with transaction.atomic():
-        account_id = user_account_id(user_id=user.pk, currency=currency)
+        account_id = user_account_id(user_id=end_user_current(user=user).pk, currency=currency)
         return entry_post(
             account_id=account_id,
             counter_kind=Account.Kind.ADJUSTMENTS,
@@ -452,3 +453,39 @@ def holds_expire(*, batch_size: int = 500) -> int:
             expired += hold_release(hold_id=hold_id, expired=True).changed
         if len(hold_ids) < batch_size:
             return expired
+
+
+# A refund's hold becomes the `refund` debit in one statement, like a capture: only while the hold is open.
+HOLD_REFUND_SQL = """
+WITH captured AS (
+    UPDATE billing_hold SET status = 'captured', resolved_at = now(), captured_amount = amount
+    WHERE id = %(hold_id)s AND status = 'open'
+    RETURNING account_id, amount, reference
+), debited AS (
+    UPDATE billing_account account SET balance = account.balance - captured.amount,
+                                        held = account.held - captured.amount
+    FROM captured WHERE account.id = captured.account_id
+    RETURNING account.id, account.balance, account.currency, captured.amount, captured.reference
+)
+INSERT INTO billing_ledger_entry
+    (type, account_id, counter_account_id, currency, amount, balance_after, reference, description, created_at)
+SELECT %(refund_type)s, debited.id, %(counter_id)s, debited.currency, -debited.amount, debited.balance,
+       debited.reference, %(description)s, now()
+FROM debited
+RETURNING id
+"""
+
+
+def hold_capture_refund(*, hold_id: int, currency: str, description: str = "") -> bool:
+    """Turns a pending refund's hold into its `refund` debit (against payments received).
+
+    Returns False when the hold was not open any more (a repeat). The entry's reference is the hold's
+    (`refund:<id>`), and the ledger's unique index on refund references backs the at-most-once.
+    """
+    params = {
+        "hold_id": hold_id,
+        "refund_type": EntryType.REFUND,
+        "counter_id": system_account_id(kind=Account.Kind.PAYMENTS, currency=currency),
+        "description": description[:255],
+    }
+    return _single_statement(HOLD_REFUND_SQL, params, savepoint=False) is not None

@@ -13,10 +13,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import EndUser
+from accounts.models import BotEventType, EndUser
+from accounts.services import bot_event_record, end_user_current, end_user_current_id
 from billing.errors import BillingError
 from billing.models import Account, EntryType, Payment, ProviderEvent, ReferralReward
-from billing.providers.yookassa import SUPPORTED_CURRENCIES, yookassa_client
+from billing.presenters import payment_out
+from billing.providers.yookassa import SUPPORTED_CURRENCIES, ProviderPayment, receipt_build, yookassa_client
 from billing.services.ledger import currency_validate, entry_post, user_account_id
 
 logger = logging.getLogger(__name__)
@@ -30,10 +32,23 @@ def provider_idempotence_key(*, client_id: int, idempotency_key: str) -> str:
     return hashlib.sha256(f"{client_id}:{idempotency_key}".encode()).hexdigest()[:64]
 
 
-def payment_create(
-    *, user: EndUser, amount: Decimal, currency: str, provider: str, idempotence_key: str
+def payment_open(
+    *,
+    user: EndUser,
+    amount: Decimal,
+    currency: str,
+    provider: str,
+    idempotence_key: str,
+    customer: dict[str, str] | None = None,
+    description: str = "",
+    api_key_id: int | None = None,
 ) -> Payment:
-    """Opens a pending YooKassa payment; the money arrives later through the webhook."""
+    """Records a YooKassa payment intent (pending, no provider id yet); committed before YooKassa is called.
+
+    With YOOKASSA_RECEIPTS the buyer's email or phone (`customer`) is required: it goes on the 54-FZ
+    receipt of the payment and of its refunds. `api_key_id` (the requesting bot's key) is whose webhook
+    hears of its success or cancelation.
+    """
     currency_validate(currency)
     if provider != Payment.Provider.YOOKASSA:
         raise BillingError(
@@ -51,55 +66,117 @@ def payment_create(
         )
     if amount <= 0:
         raise BillingError("A payment must be positive.", code="validation_error", details={"amount": "> 0"})
-    created = yookassa_client().payment_create(
-        amount=amount,
-        currency=currency,
-        description=f"Balance top-up for {user.display_ref}",
-        metadata={"user_id": str(user.pk)},
-        idempotence_key=idempotence_key,
-    )
-    payment, new = Payment.objects.get_or_create(
-        provider=provider,
-        provider_payment_id=created.provider_payment_id,
-        defaults={
-            "user": user,
-            "amount": amount,
-            "currency": currency,
-            "confirmation_url": created.confirmation_url,
-        },
-    )
-    if not new and (payment.user_id, payment.amount, payment.currency) != (user.pk, amount, currency):
+    customer = {name: value for name, value in (customer or {}).items() if value}
+    if settings.YOOKASSA_RECEIPTS and not customer:
         raise BillingError(
-            "The provider returned a payment that belongs to another request.", code="conflict"
+            "A 54-FZ receipt needs the buyer's email or phone.",
+            code="validation_error",
+            details={
+                "customer_email": "customer_email or customer_phone is required",
+                "customer_phone": "customer_email or customer_phone is required",
+            },
         )
+    with transaction.atomic():
+        payer = end_user_current(user=user)
+        return Payment.objects.create(
+            user=payer,
+            provider=provider,
+            provider_payment_id=None,
+            provider_idempotence_key=idempotence_key,
+            amount=amount,
+            currency=currency,
+            api_key_id=api_key_id,
+            details={
+                **({"receipt_customer": customer} if customer else {}),
+                **({"description": description[:128]} if description else {}),
+            },
+        )
+
+
+def payment_by_provider_key(*, provider_idempotence_key: str) -> Payment:
+    """The intent an earlier attempt of the same request committed (the provider-call protocol's resume)."""
+    payment = (
+        Payment.objects.select_related("user")
+        .filter(provider_idempotence_key=provider_idempotence_key)
+        .first()
+    )
+    if payment is None:
+        raise BillingError("The payment of this request is gone; use a new key.", code="conflict")
     return payment
 
 
-MAX_MERGE_HOPS = 5
+def payment_description(payment: Payment) -> str:
+    """What the buyer sees, and the item of the 54-FZ receipts of the payment and of its refunds."""
+    return (payment.details or {}).get("description") or f"Balance top-up #{payment.pk}"
 
 
-def _beneficiary_id(*, user_id: int) -> int:
-    """The user a payment's money belongs to now: an anonymous payer may have been merged meanwhile.
+def payment_provider_ask(*, payment: Payment) -> ProviderPayment:
+    """Asks YooKassa for the payment, outside any transaction; a retry sends the same Idempotence-Key."""
+    return yookassa_client().payment_create(
+        amount=payment.amount,
+        currency=payment.currency,
+        description=payment_description(payment),
+        metadata={"user_id": str(payment.user_id), "payment_id": str(payment.pk)},
+        idempotence_key=payment.provider_idempotence_key,
+        receipt=payment_receipt(payment, amount=payment.amount),
+    )
 
-    Locking the user row waits for a merge in flight (it locks users before accounts, as this does),
-    so a top-up never lands on an account that a merge has just emptied.
-    """
-    for _hop in range(MAX_MERGE_HOPS):
-        merged_into_id = (
-            EndUser.objects.select_for_update(no_key=True)
-            .filter(pk=user_id)
-            .values_list("merged_into_id", flat=True)
-            .first()
-        )
-        if merged_into_id is None:
-            return user_id
-        user_id = merged_into_id
-    return user_id
+
+def payment_receipt(payment: Payment, *, amount: Decimal) -> dict | None:
+    """The 54-FZ receipt for `amount` of this payment (the payment itself, or one of its refunds)."""
+    customer = (payment.details or {}).get("receipt_customer")
+    if not (settings.YOOKASSA_RECEIPTS and customer):
+        return None
+    return receipt_build(
+        customer=customer, description=payment_description(payment), amount=amount, currency=payment.currency
+    )
+
+
+def payment_provider_answer(*, payment: Payment, answer: ProviderPayment) -> Payment:
+    """Stores YooKassa's payment id and confirmation URL on the intent (once; a repeat finds them set)."""
+    Payment.objects.filter(pk=payment.pk, provider_payment_id__isnull=True).update(
+        provider_payment_id=answer.provider_payment_id, confirmation_url=answer.confirmation_url
+    )
+    stored = Payment.objects.select_related("user").get(pk=payment.pk)
+    if stored.provider_payment_id != answer.provider_payment_id:
+        raise BillingError("The provider returned another payment for this request.", code="conflict")
+    return stored
+
+
+def payment_provider_refused(*, payment: Payment, error_message: str) -> None:
+    """YooKassa refused the payment (400): the intent is closed as canceled, nothing was charged."""
+    Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
+        status=Payment.Status.CANCELED,
+        resolved_at=timezone.now(),
+        details={**(payment.details or {}), "refused": error_message[:255]},
+    )
+
+
+def payment_create(
+    *,
+    user: EndUser,
+    amount: Decimal,
+    currency: str,
+    provider: str,
+    idempotence_key: str,
+    customer: dict[str, str] | None = None,
+) -> Payment:
+    """The three steps in a row, for callers without an HTTP request (the API runs them apart)."""
+    existing = Payment.objects.filter(provider_idempotence_key=idempotence_key).first()
+    payment = existing or payment_open(
+        user=user,
+        amount=amount,
+        currency=currency,
+        provider=provider,
+        idempotence_key=idempotence_key,
+        customer=customer,
+    )
+    return payment_provider_answer(payment=payment, answer=payment_provider_ask(payment=payment))
 
 
 def _topup_credit(*, payment: Payment) -> None:
     """The top-up entry and the referrer's reward; runs inside the transaction that settled the payment."""
-    beneficiary_id = _beneficiary_id(user_id=payment.user_id)
+    beneficiary_id = end_user_current_id(user_id=payment.user_id)
     entry_post(
         account_id=user_account_id(user_id=beneficiary_id, currency=payment.currency),
         counter_kind=Account.Kind.PAYMENTS,
@@ -115,6 +192,10 @@ def _topup_credit(*, payment: Payment) -> None:
 def _referral_reward_grant(*, payment: Payment, beneficiary_id: int) -> None:
     referrer_id = EndUser.objects.filter(pk=beneficiary_id).values_list("referrer_id", flat=True).first()
     if referrer_id is None:
+        return
+    # A referrer merged away since is the user it became, and that is never the payer themself.
+    referrer_id = end_user_current_id(user_id=referrer_id)
+    if referrer_id == beneficiary_id:
         return
     # Rounded down: the reward never exceeds the advertised percentage.
     amount = (payment.amount * settings.REFERRAL_REWARD_PERCENT / 100).quantize(CENT, rounding=ROUND_DOWN)
@@ -166,10 +247,14 @@ def yookassa_notification_verify(
     The secret URL keeps strangers out, but a leaked URL must not be enough to mint money.
     Runs before the transaction: a network call never holds a row lock.
     """
-    state = yookassa_client().payment_fetch(provider_payment_id=provider_payment_id)
+    client = yookassa_client()
+    if event_type.startswith("refund."):
+        state = client.refund_fetch(provider_refund_id=provider_payment_id)
+    else:
+        state = client.payment_fetch(provider_payment_id=provider_payment_id)
     if state is None:
         return ""
-    expected_status = event_type.removeprefix("payment.")
+    expected_status = event_type.split(".", 1)[1]
     if state.status != expected_status:
         return f"YooKassa reports the payment as {state.status}, not {expected_status}"
     if (state.amount, state.currency) != (amount, currency):
@@ -180,20 +265,24 @@ def yookassa_notification_verify(
 
 
 def yookassa_notification_apply(
-    *, event_id: int, event_type: str, provider_payment_id: str, amount: Decimal, currency: str
+    *,
+    event_id: int,
+    event_type: str,
+    provider_payment_id: str,
+    amount: Decimal,
+    currency: str,
+    metadata_payment_id: str = "",
 ) -> tuple[str, Payment | None]:
     """Applies `payment.succeeded` / `payment.canceled` once; returns the outcome recorded on the event.
 
-    The payment's status change, its credit and the event's outcome commit together.
+    The payment's status change, its credit and the event's outcome commit together. A payment whose
+    creating request stopped after YooKassa answered (so its id was never stored) is found by the
+    `payment_id` Botdesk put in the payment's metadata, and takes the id now.
     """
     now = timezone.now()
     with transaction.atomic():
-        payment = (
-            Payment.objects.filter(
-                provider=Payment.Provider.YOOKASSA, provider_payment_id=provider_payment_id
-            )
-            .only("pk", "user_id", "provider", "status", "amount", "currency")
-            .first()
+        payment = _payment_for_notification(
+            provider_payment_id=provider_payment_id, metadata_payment_id=metadata_payment_id
         )
         if payment is None:
             outcome, detail = Outcome.UNKNOWN_PAYMENT, f"no payment {provider_payment_id}"
@@ -216,6 +305,19 @@ def yookassa_notification_apply(
     return outcome, payment
 
 
+def _payment_for_notification(*, provider_payment_id: str, metadata_payment_id: str) -> Payment | None:
+    payments = Payment.objects.filter(provider=Payment.Provider.YOOKASSA).only(
+        "pk", "user_id", "provider", "status", "amount", "currency", "api_key_id"
+    )
+    payment = payments.filter(provider_payment_id=provider_payment_id).first()
+    if payment is None and metadata_payment_id.isdigit() and len(metadata_payment_id) < 19:
+        adopted = payments.filter(pk=int(metadata_payment_id), provider_payment_id__isnull=True).update(
+            provider_payment_id=provider_payment_id
+        )
+        payment = payments.filter(pk=int(metadata_payment_id)).first() if adopted else None
+    return payment
+
+
 def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -> tuple[str, str]:
     if (amount, currency) != (payment.amount, payment.currency):
         return Outcome.MISMATCH, (
@@ -232,6 +334,8 @@ def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -
         return Outcome.IGNORED, f"payment is {current}"
     payment.status = Payment.Status.SUCCEEDED
     _topup_credit(payment=payment)
+    _payment_event_record(payment_id=payment.pk, api_key_id=payment.api_key_id,
+                          event_type=BotEventType.PAYMENT_SUCCEEDED)  # fmt: skip
     return Outcome.CREDITED, f"credited {payment.amount:.2f} {payment.currency}"
 
 
@@ -241,6 +345,8 @@ def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
     )
     if canceled:
         payment.status = Payment.Status.CANCELED
+        _payment_event_record(payment_id=payment.pk, api_key_id=payment.api_key_id,
+                              event_type=BotEventType.PAYMENT_CANCELED)  # fmt: skip
         return Outcome.CANCELED, "canceled"
     current = Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
     if current == Payment.Status.CANCELED:
@@ -248,15 +354,27 @@ def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
     return Outcome.IGNORED, f"payment is {current}; a succeeded payment is undone by a refund, not a cancel"
 
 
+def _payment_event_record(*, payment_id: int, api_key_id: int | None, event_type: str) -> None:
+    """The bot's event, in the transaction that settled the payment; the row is read only if a webhook
+    takes it."""
+
+    def data() -> dict:
+        return payment_out(Payment.objects.select_related("user").get(pk=payment_id))
+
+    bot_event_record(api_key_id=api_key_id, event_type=event_type, data=data)
+
+
 # --- Telegram Stars ---------------------------------------------------------------------------
 
 
 def telegram_stars_credit(
-    *, user: EndUser, charge_id: str, total_amount: int, invoice_payload: str
+    *, user: EndUser, charge_id: str, total_amount: int, invoice_payload: str, api_key_id: int | None = None
 ) -> tuple[Payment, bool]:
     """Credits a successful Stars payment once per charge id; returns (payment, credited_now).
 
     A concurrent duplicate blocks on the unique index until the first commits, then finds its row.
+    The first credit is a `payment.succeeded` event like any other payment's (bot-api.md, events: every
+    payment that succeeds is reported, whoever reported it to Botdesk); a replay records none.
     """
     if total_amount <= 0:
         raise BillingError(
@@ -268,6 +386,7 @@ def telegram_stars_credit(
         raise BillingError("These stars are worth nothing at the current rate.", code="validation_error")
     details = {"currency": "XTR", "total_amount": total_amount, "invoice_payload": invoice_payload}
     with transaction.atomic():
+        user = end_user_current(user=user)
         try:
             with transaction.atomic():
                 payment = Payment.objects.create(
@@ -279,6 +398,7 @@ def telegram_stars_credit(
                     currency=currency,
                     details=details,
                     resolved_at=timezone.now(),
+                    api_key_id=api_key_id,
                 )
         except IntegrityError:
             existing = (
@@ -288,7 +408,9 @@ def telegram_stars_credit(
             )
             if existing is None:
                 raise
-            if existing.user_id != user.pk or existing.details.get("total_amount") != total_amount:
+            # The payer may have been merged since the first credit: a replay names the user it became.
+            payer_id = end_user_current_id(user_id=existing.user_id)
+            if payer_id != user.pk or existing.details.get("total_amount") != total_amount:
                 raise BillingError(
                     "This telegram_payment_charge_id was already credited with other details.",
                     code="conflict",
@@ -296,5 +418,7 @@ def telegram_stars_credit(
                 ) from None
             return existing, False
         _topup_credit(payment=payment)
+        _payment_event_record(payment_id=payment.pk, api_key_id=api_key_id,
+                              event_type=BotEventType.PAYMENT_SUCCEEDED)  # fmt: skip
     payment.user = user
     return payment, True

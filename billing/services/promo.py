@@ -9,6 +9,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import EndUser, Operator
+from accounts.services import end_user_current
 from billing.errors import BillingError
 from billing.models import Account, EntryType, LedgerEntry, PromoCode, PromoRedemption
 from billing.services.ledger import currency_validate, entry_post, user_account_id
@@ -39,15 +40,15 @@ def promo_code_redeem(*, user: EndUser, code: str) -> LedgerEntry:
     if promo.expires_at is not None and promo.expires_at <= now:
         raise BillingError("This promo code has expired.", code="gone", details={"code": "expired"})
     with transaction.atomic():
+        user = end_user_current(user=user)
         try:
             with transaction.atomic():
                 PromoRedemption.objects.create(promo=promo, user=user, amount=promo.amount)
         except IntegrityError:
-            raise BillingError(
-                "You have already redeemed this promo code.",
-                code="conflict",
-                details={"code": "already redeemed"},
-            ) from None
+            raise _already_redeemed() from None
+        # Once per person: an identity merged into this user may have redeemed it (its row stays its own).
+        if PromoRedemption.objects.filter(promo=promo, user__merged_into=user).exists():
+            raise _already_redeemed()
         taken = (
             PromoCode.objects.filter(pk=promo.pk, is_active=True)
             .filter(Q(max_uses__isnull=True) | Q(used_count__lt=F("max_uses")))
@@ -65,6 +66,12 @@ def promo_code_redeem(*, user: EndUser, code: str) -> LedgerEntry:
             reference=f"promo:{promo.pk}:{user.pk}",
             description=f"Promo code {promo.code}",
         )
+
+
+def _already_redeemed() -> BillingError:
+    return BillingError(
+        "You have already redeemed this promo code.", code="conflict", details={"code": "already redeemed"}
+    )
 
 
 def _refuse_unavailable(*, promo_id: int, now: datetime) -> None:

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import EndUser
+from accounts.models import BotEventType, EndUser
+from accounts.services import bot_event_record, end_user_current
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Plan, Subscription
+from billing.presenters import subscription_out
 from billing.services.ledger import entry_post, user_account_id
 
 FREE_PLAN_CODE = "free"
@@ -47,17 +49,21 @@ def _locked_subscription(*, user: EndUser, now: datetime) -> Subscription:
     return Subscription.objects.select_for_update().select_related("plan").get(user=user)
 
 
-def subscription_purchase(*, user: EndUser, plan_code: str, auto_renew: bool) -> Subscription:
+def subscription_purchase(
+    *, user: EndUser, plan_code: str, auto_renew: bool, api_key_id: int | None = None
+) -> Subscription:
     """Buys `plan_code` from the balance (402 when short).
 
     The same plan while it is active extends it by one period from its current end; another plan
-    replaces the current one from now. `free` ends any paid plan at once and has no end.
+    replaces the current one from now. `free` ends any paid plan at once and has no end. The buying
+    key's webhook (`api_key_id`) hears of the scheduler's renewals and of the expiry.
     """
     plan = Plan.objects.filter(code=plan_code, is_active=True).first()
     if plan is None:
         raise BillingError(f"No plan {plan_code[:32]!r}.", code="not_found", details={"plan": "unknown plan"})
     now = timezone.now()
     with transaction.atomic():
+        user = end_user_current(user=user)
         subscription = _locked_subscription(user=user, now=now)
         if plan.code == FREE_PLAN_CODE:
             subscription.plan, subscription.started_at = plan, now
@@ -74,7 +80,10 @@ def subscription_purchase(*, user: EndUser, plan_code: str, auto_renew: bool) ->
                 subscription.plan, subscription.started_at = plan, now
             subscription.expires_at = period_start + timedelta(days=plan.period_days)
             subscription.auto_renew = auto_renew
-        subscription.save(update_fields=["plan", "started_at", "expires_at", "auto_renew", "updated_at"])
+        subscription.api_key_id = api_key_id
+        subscription.save(
+            update_fields=["plan", "started_at", "expires_at", "auto_renew", "api_key", "updated_at"]
+        )
     return subscription
 
 
@@ -106,13 +115,31 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
                 # After a long scheduler outage the new period starts now: missed periods are not billed.
                 subscription.expires_at = max(period_start, now) + timedelta(days=plan.period_days)
                 subscription.save(update_fields=["expires_at", "updated_at"])
+                _subscription_event_record(subscription, event_type=BotEventType.SUBSCRIPTION_RENEWED)
                 return "renewed"
         if subscription.expires_at > now:
             return "waiting"
+        expired_plan = plan.code
         subscription.plan = Plan.objects.get(code=FREE_PLAN_CODE)
         subscription.started_at, subscription.expires_at, subscription.auto_renew = now, None, False
         subscription.save(update_fields=["plan", "started_at", "expires_at", "auto_renew", "updated_at"])
+        _subscription_event_record(
+            subscription, event_type=BotEventType.SUBSCRIPTION_EXPIRED, extra={"expired_plan": expired_plan}
+        )
         return "expired"
+
+
+def _subscription_event_record(
+    subscription: Subscription, *, event_type: str, extra: dict | None = None
+) -> None:
+    """The subscription object as the API shows it, plus whose it is (`user`) and, on expiry, the plan
+    that ended (`expired_plan`); in the renewal's transaction."""
+
+    def data() -> dict:
+        user = EndUser.objects.only("telegram_id", "device_id", "external_id").get(pk=subscription.user_id)
+        return {"user": user.display_ref, **subscription_out(subscription), **(extra or {})}
+
+    bot_event_record(api_key_id=subscription.api_key_id, event_type=event_type, data=data)
 
 
 def subscriptions_renew(*, now: datetime | None = None, batch_size: int = 500) -> dict[str, int]:

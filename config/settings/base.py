@@ -5,6 +5,9 @@ from pathlib import Path
 
 import environ
 
+from config.database import database_settings
+from config.proxies import trusted_networks_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -77,33 +80,24 @@ STATEMENT_TIMEOUT_MS = env.int("STATEMENT_TIMEOUT_MS", default=30_000)
 IDLE_IN_TRANSACTION_TIMEOUT_MS = env.int("IDLE_IN_TRANSACTION_TIMEOUT_MS", default=60_000)
 MAINTENANCE_STATEMENT_TIMEOUT_MS = env.int("MAINTENANCE_STATEMENT_TIMEOUT_MS", default=3_600_000)
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="postgres://botdesk:botdesk@127.0.0.1:5432/botdesk"),
-}
-DATABASES["default"].update(
-    {
-        "CONN_MAX_AGE": env.int("CONN_MAX_AGE", default=300),
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {
-            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
-            "options": (
-                f"-c statement_timeout={STATEMENT_TIMEOUT_MS} "
-                f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"
-            ),
-        },
-    }
-)
-# Persistent connections are the default: with gunicorn's sync workers each process serves one request
-# at a time, so one kept connection per process is all a pool would give (bench/db_connections.py
-# measures both). DATABASE_POOL=true switches to Django's psycopg pool (min 2 / max 20 per process),
-# which pays off with threaded or async workers.
-if env.bool("DATABASE_POOL", default=False):
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": 2,
-        "max_size": 20,
-        "timeout": DATABASE_CONNECT_TIMEOUT,
-    }
+# Behind pgbouncer in transaction mode set DATABASE_POOLER=pgbouncer (config/database.py says why).
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+DATABASE_URL_DEFAULT = "postgres://botdesk:botdesk@127.0.0.1:5432/botdesk"
+
+
+def database_default(url: str) -> dict:
+    return database_settings(
+        url,
+        connect_timeout=DATABASE_CONNECT_TIMEOUT,
+        statement_timeout_ms=STATEMENT_TIMEOUT_MS,
+        idle_in_transaction_timeout_ms=IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        conn_max_age=env.int("CONN_MAX_AGE", default=300),
+        pool=env.bool("DATABASE_POOL", default=False),
+        pooler=DATABASE_POOLER,
+    )
+
+
+DATABASES = {"default": database_default(env("DATABASE_URL", default=DATABASE_URL_DEFAULT))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.Operator"
@@ -154,6 +148,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a web request when the broker is down: fail fast, beat catches up.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2, "max_retries": 1}
 CELERY_TASK_PUBLISH_RETRY = False
+# /api/v1/health asks the broker at most once per this many seconds per process, bounded by the timeout.
+HEALTH_BROKER_CACHE_SECONDS = env.float("HEALTH_BROKER_CACHE_SECONDS", default=5.0)
+HEALTH_BROKER_TIMEOUT_SECONDS = env.float("HEALTH_BROKER_TIMEOUT_SECONDS", default=0.05)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Keep Django's LOGGING in workers: Celery would otherwise replace the root handlers, and warnings and
 # errors of tasks (a failed ledger_check, a failed retention run) would never reach the debug log.
@@ -173,6 +170,11 @@ YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET", default="local-webhook-
 YOOKASSA_RETURN_URL = env("YOOKASSA_RETURN_URL", default="https://t.me/")
 YOOKASSA_API_URL = env("YOOKASSA_API_URL", default="https://api.yookassa.ru/v3")
 YOOKASSA_TIMEOUT_SECONDS = env.float("YOOKASSA_TIMEOUT_SECONDS", default=10.0)
+# 54-FZ: send a receipt with every payment and refund (the buyer's email or phone becomes required).
+YOOKASSA_RECEIPTS = env.bool("YOOKASSA_RECEIPTS", default=False)
+YOOKASSA_VAT_CODE = env.int("YOOKASSA_VAT_CODE", default=1)
+# A pending refund holds its amount this long at most (YooKassa decides refunds within minutes).
+REFUND_HOLD_TTL_SECONDS = env.int("REFUND_HOLD_TTL_SECONDS", default=7 * 24 * 3600)
 GENERATION_TIMEOUT_SECONDS = env.int("GENERATION_TIMEOUT_SECONDS", default=900)
 HOLD_TTL_SECONDS = env.int("HOLD_TTL_SECONDS", default=GENERATION_TIMEOUT_SECONDS + 60)
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
@@ -218,10 +220,46 @@ SUPPORT_ADJUSTMENT_LIMIT = Decimal(env.str("SUPPORT_ADJUSTMENT_LIMIT", default="
 # What turns a Telegram id, device:<id> or ext:<id> into user ids for every admin search (core imports no app).
 ADMIN_USER_REF_RESOLVER = "accounts.selectors.end_user_ids_for_ref"
 
-# --- Authentication throttling (accounts.auth) ---------------------------------------------
-# Wrong or revoked API keys per client IP, and failed admin logins per username and IP, in a window.
+# --- Events sent to the bots' webhooks (accounts.webhooks) ------------------------------------
+# Private, loopback and link-local webhook URLs are refused unless this is on (production: off).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=True)
+# A 2xx within this many seconds acknowledges an event.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# The wait before each retry; after the last one the event is given up (31.9 h after the first try).
+WEBHOOK_RETRY_DELAYS_SECONDS = env.list(
+    "WEBHOOK_RETRY_DELAYS_SECONDS",
+    cast=int,
+    default=[10, 60, 300, 900, 1800, 3600, 7200, 14400, 21600, 21600, 21600, 21600],
+)
+# An attempt holds its event this long; a worker killed mid-delivery frees it when the lease ends.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
+# Delivered (or given-up) events are deleted this long after they finished; pending ones never are.
+WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30)
+# Queue a delivery when the recording transaction commits (the beat sweep picks up anything missed).
+WEBHOOK_DELIVER_ON_COMMIT = env.bool("WEBHOOK_DELIVER_ON_COMMIT", default=True)
+
+# --- Proxies, shared counters, authentication throttling (config.proxies, accounts.throttle) ----
+# Addresses or CIDRs of the TLS proxies in front (nginx, a platform's router). The client address is
+# read from X-Forwarded-For only when the request comes from one of them, right to left.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+trusted_networks_parse(TRUSTED_PROXIES)  # a typo fails at start-up, not on the first login
+# Counters every web process shares (the failure throttles) live in Redis; the broker's by default.
+REDIS_URL = env("REDIS_URL", default=CELERY_BROKER_URL)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("THROTTLE_KEY_PREFIX", default="botdesk"),
+        # A throttle that cannot reach Redis lets the request through; it must not make it wait.
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+    },
+}
+# Wrong or revoked API keys per client address and per presented key prefix; failed admin logins per
+# username at a client address, and per client address whatever the username (accounts.auth).
 AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]
 API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
 API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=300)
 ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ADMIN_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
 ADMIN_LOGIN_FAILURE_WINDOW_SECONDS = env.int("ADMIN_LOGIN_FAILURE_WINDOW_SECONDS", default=900)

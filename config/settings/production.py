@@ -6,10 +6,13 @@ from config.settings.base import env
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": {**DATABASES["default"], **env.db("DATABASE_URL")}}  # noqa: F405
+# No default URL here; merged key by key like everywhere (config/database.py).
+DATABASES = {"default": database_default(env("DATABASE_URL"))}  # noqa: F405
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 YOOKASSA_MODE = env("YOOKASSA_MODE", default="live")
 YOOKASSA_WEBHOOK_SECRET = env("YOOKASSA_WEBHOOK_SECRET")
+# Bots' webhooks must not reach the internal network (bot-api.md: SSRF rules).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -1,6 +1,7 @@
 """pytest: real PostgreSQL with pgvector, fast password hashing, tasks run inline."""
 
 from config.settings.base import *  # noqa: F403
+from config.settings.base import env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests call tasks where they matter; work queued by on_commit runs inline instead of needing a worker.
@@ -19,3 +20,11 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")] 
 DEBUG_LOG_DATABASE = False
 # Assertions read English; the Russian admin is tested explicitly (tests/test_i18n.py, tests/e2e).
 LANGUAGE_CODE = "en"
+# Deliveries would run inline (eager) inside the request that recorded the event; the webhook tests
+# switch this on where they test delivery.
+WEBHOOK_DELIVER_ON_COMMIT = False
+# Redis on 6379 is shared with other checkouts' test runs: the throttle's keys carry the database name
+# (tests/conftest.py adds a per-test part as well).
+CACHES["throttle"]["KEY_PREFIX"] = env(  # noqa: F405
+    "THROTTLE_KEY_PREFIX", default=f"botdesk-test-{env('BOTDESK_DB_NAME', default='botdesk')}"
+)

@@ -9,6 +9,8 @@ from generations.schemas import (
     GenerationCreateIn,
     GenerationOut,
     GenerationPage,
+    GenerationRefundIn,
+    GenerationRefundOut,
     GenerationsQuery,
     GenerationStatusIn,
 )
@@ -40,6 +42,7 @@ def generation_create(request: HttpRequest, payload: GenerationCreateIn):
             model_code=payload.model,
             prompt=payload.prompt,
             parameters=payload.parameters,
+            api_key_id=request.auth.pk,
         )
         return Status(201, presenters.generation_out(generation))
 
@@ -63,6 +66,27 @@ def generation_status_set(request: HttpRequest, generation_id: int, payload: Gen
             duration_ms=payload.duration_ms,
         )
         return Status(200, presenters.generation_out(generation))
+
+    return idempotent_call(request, required=False, handler=handler)
+
+
+@router.post(
+    "/generations/{generation_id}/refund",
+    response={200: GenerationRefundOut, 201: GenerationRefundOut, ERROR_CODES_4XX: ErrorOut},
+    openapi_extra={"parameters": [{**IDEMPOTENCY_KEY_DOC["parameters"][0], "required": False}]},
+)
+def generation_refund(request: HttpRequest, generation_id: int, payload: GenerationRefundIn):
+    """Credits back what the generation was charged: 201 the first time, 200 with the same body later;
+    409 if it was never charged (not succeeded, or free)."""
+
+    def handler() -> Status:
+        refund, created = services.generation_refund(
+            generation_id=generation_id, reason=payload.reason, api_key=request.auth
+        )
+        return Status(
+            201 if created else 200,
+            presenters.generation_refund_out(generation_id=generation_id, refund=refund),
+        )
 
     return idempotent_call(request, required=False, handler=handler)
 

@@ -299,3 +299,61 @@ def test_counters_match_the_rows_after_adds_and_deletes(api, assistant, make_use
     assert item["messages_count"] == Message.objects.filter(dialog__assistant=assistant).count() == 3
     assistant.refresh_from_db()
     assert assistant.chunks_count == KnowledgeChunk.objects.filter(assistant=assistant).count()
+
+
+@pytest.mark.parametrize(
+    ("max_chunks", "max_chars"),
+    [(10, 1_000_000), (1_000, 200)],  # over the count threshold, then over the size threshold
+)
+def test_large_chunk_upload_is_pending_then_indexed_by_the_worker(
+    api, assistant, settings, django_capture_on_commit_callbacks, max_chunks, max_chars
+):
+    # given thresholds below the upload, and chunks of which one carries the bot's own vector
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS = max_chunks
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS = max_chars
+    embedding = [0.0] * 384
+    embedding[5] = 1.0
+    chunks = [{"content": f"Fact number {n} about delivery times.", "importance": 0.3} for n in range(30)]
+    chunks[0] = {"content": "The bot's own vector.", "embedding": embedding, "importance": 0.9}
+
+    # when the bot uploads them, the request only stores them
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api.post(
+            f"/api/v1/assistants/{assistant.pk}/documents", {"title": "facts", "chunks": chunks}
+        )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["status"], body["chunks_count"]) == ("pending", 0)
+    assert not KnowledgeChunk.objects.exists()
+
+    # then the worker's task (run twice, as a retry would) embeds and stores them once
+    for callback in callbacks + callbacks:
+        callback()
+    document = Document.objects.get(pk=body["id"])
+    assert (document.status, document.chunks_count, document.pending_chunks) == ("indexed", 30, None)
+    stored = KnowledgeChunk.objects.filter(document=document).order_by("ordinal")
+    assert [chunk.content for chunk in stored] == [chunk["content"] for chunk in chunks]
+    assert list(stored[0].embedding) == embedding
+    assert stored[0].importance == 0.9
+    assistant.refresh_from_db()
+    assert assistant.chunks_count == 30
+    assert api.get(f"/api/v1/assistants/{assistant.pk}/documents").json()["items"][0]["status"] == "indexed"
+
+
+def test_small_chunk_upload_is_still_indexed_in_the_request(api, assistant, settings):
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS = 3
+    chunks = [{"content": f"Fact {n}."} for n in range(3)]
+    response = api.post(f"/api/v1/assistants/{assistant.pk}/documents", {"title": "few", "chunks": chunks})
+    assert (response.status_code, response.json()["status"], response.json()["chunks_count"]) == (
+        201,
+        "indexed",
+        3,
+    )
+
+
+def test_large_chunk_upload_with_bad_input_is_422_and_stores_nothing(api, assistant, settings):
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS = 2
+    chunks = [{"content": "ok"}, {"content": "ok too"}, {"content": "   "}]
+    response = api.post(f"/api/v1/assistants/{assistant.pk}/documents", {"title": "bad", "chunks": chunks})
+    assert response.status_code == 422
+    assert not Document.objects.exists()

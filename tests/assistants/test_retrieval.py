@@ -27,6 +27,13 @@ def plan(request, settings):
     return request.param
 
 
+@pytest.fixture(autouse=True)
+def _corpora_indexed_in_the_request(settings):
+    """These tests are about search: their corpora are stored in the request, not by the worker."""
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS = 100_000
+    settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS = 10_000_000
+
+
 def load(assistant, rng, centre, count, *, importance=lambda index: 0.5, title="doc"):
     chunks = [
         ChunkInput(

@@ -90,6 +90,24 @@ def make_subscriptions(rows: int) -> None:
         services.subscription_purchase(user=user_funded("490.00"), plan_code="pro", auto_renew=True)
 
 
+def make_refunds(rows: int) -> None:
+    user = user_create()
+    for _ in range(rows):
+        services.refund_open(
+            payment_id=_stars(user, 1).pk, amount=None, provider_idempotence_key=f"adm-r{next(_ids)}"
+        )
+
+
+def make_charge_refunds(rows: int) -> None:
+    user = user_funded("1000.00")
+    for _ in range(rows):
+        hold = services.hold_create(
+            user=user, amount=Decimal("1.00"), currency="RUB", reference=f"adm:{next(_ids)}"
+        )
+        services.hold_capture(hold_id=hold.pk)
+        services.charge_refund(hold_id=hold.pk, reason="bad")
+
+
 def make_plans(rows: int) -> None:
     from billing.models import Plan
 
@@ -110,6 +128,8 @@ CHANGELISTS = [
     ("promoredemption", make_redemptions, 4),
     ("subscription", make_subscriptions, 5),
     ("plan", make_plans, 5),
+    ("refund", make_refunds, 4),
+    ("chargerefund", make_charge_refunds, 4),
 ]
 
 

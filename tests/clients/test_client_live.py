@@ -1,7 +1,6 @@
 """botdesk-client against the live app, over HTTP: every operation of the OpenAPI schema is called.
 
-The refund and webhook operations of contract v1.1 have their own tests below; each is skipped while the
-operation is not in this build's schema (the change that adds it removes the guard).
+The refund and webhook operations of contract v1.1 have their own tests below.
 """
 
 from decimal import Decimal
@@ -18,7 +17,7 @@ from botdesk_client import (
     TransactionType,
     ValidationError,
 )
-from tests.clients.conftest import in_schema, new_telegram_id, schema_operations, yookassa_succeed
+from tests.clients.conftest import new_telegram_id, schema_operations, yookassa_succeed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -30,15 +29,6 @@ REFUND_OPERATIONS = {
 }
 WEBHOOK_OPERATIONS = {"PUT /webhook", "GET /webhook", "DELETE /webhook"}
 TESTED_SEPARATELY = REFUND_OPERATIONS | WEBHOOK_OPERATIONS
-
-
-def _not_in_schema(*keys: str) -> str | None:
-    missing = sorted(key for key in keys if not in_schema(key))
-    return (
-        f"not in this build's schema yet (contract v1.1, another change adds it): {missing}"
-        if missing
-        else None
-    )
 
 
 def test_the_journey_calls_every_operation_of_the_schema(botdesk, recorder, live_server, paid_model):
@@ -187,7 +177,6 @@ def test_the_async_client_against_the_live_app(live_server, live_key, recorder, 
     assert {"PUT /users/{}", "POST /generations", "GET /users/{}/transactions"} <= recorder.seen
 
 
-@pytest.mark.skipif(bool(_not_in_schema(*REFUND_OPERATIONS)), reason=str(_not_in_schema(*REFUND_OPERATIONS)))
 def test_refunds_through_the_client(botdesk, recorder, live_server, paid_model):
     telegram_id = new_telegram_id()
     botdesk.user_upsert(telegram_id)
@@ -213,9 +202,6 @@ def test_refunds_through_the_client(botdesk, recorder, live_server, paid_model):
     assert recorder.seen >= REFUND_OPERATIONS
 
 
-@pytest.mark.skipif(
-    bool(_not_in_schema(*WEBHOOK_OPERATIONS)), reason=str(_not_in_schema(*WEBHOOK_OPERATIONS))
-)
 def test_webhook_settings_through_the_client(botdesk, recorder):
     created = botdesk.webhook_set(url="http://127.0.0.1:9/botdesk-events", events=["payment.succeeded"])
     assert created.secret and created.events == ["payment.succeeded"]

@@ -5,6 +5,7 @@ of its own; these tests restart and stop only those, never the shared servers on
 Each test prints how many requests it sent and which answers came back, and ends with ledger_check.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -34,6 +35,9 @@ VENV = ROOT / ".venv" / "bin"
 DATABASE_URL = os.environ.get(
     "STRESS_DATABASE_URL", "postgres://botdesk:botdesk@127.0.0.1:5433/botdesk_stress"
 )
+# With STRESS_DATABASE_POOLER=pgbouncer (make stress's default) DATABASE_URL is pgbouncer's port (6433) in
+# transaction mode, and the stack runs with DATABASE_POOLER=pgbouncer.
+POOLER = os.environ.get("STRESS_DATABASE_POOLER", "")
 BROKER_URL = os.environ.get("STRESS_BROKER_URL", "redis://127.0.0.1:6380/0")
 REDIS_PORT = int(BROKER_URL.rsplit(":", 1)[1].split("/")[0])
 PG_CLUSTER = ("15", "botdesk_stress")
@@ -67,6 +71,14 @@ STACK_ENV = {
     "RATE_LIMITS_ENABLED": "false",
     "DATABASE_CONNECT_TIMEOUT": "2",
     "API_AUTH_FAILURE_LIMIT": "1000",
+    # The webhook receiver of the event tests listens on 127.0.0.1; retries are shortened so that a run
+    # takes minutes (production: 10 s growing to 6 h, more than 24 h in all), and so is the lease.
+    "WEBHOOKS_ALLOW_PRIVATE_URLS": "true",
+    "WEBHOOK_RETRY_DELAYS_SECONDS": "2,4,8,15,30,60",
+    "WEBHOOK_DELIVERY_LEASE_SECONDS": "20",
+    "DATABASE_POOLER": POOLER,
+    # the failure throttle's counters: the stress Redis, never the shared one
+    "REDIS_URL": BROKER_URL.rsplit("/", 1)[0] + "/1",
 }
 
 
@@ -306,12 +318,16 @@ def test_worker_killed_between_hold_and_capture_releases_the_hold(stack, raw_key
 # --- 2. PostgreSQL restarted while clients keep sending -----------------------------------------
 
 
-def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw_key):
+def restart_under_load(stack, raw_key, *, name: str, restart: list[str], expect_outage: bool) -> None:
+    """Four bots keep sending paid generations (each retried with its key until decided) while
+    `restart` runs; then: JSON answers only, 503 + Retry-After during the outage, recovery without
+    restarting gunicorn, one job and one hold per decided key, ledger_check clean."""
     stop = threading.Event()
     lock = threading.Lock()
     answers, sent, bad = Counter(), Counter(), []
     decided_keys: dict[str, int] = {}  # Idempotency-Key -> generation id of its 201
     run_id = uuid.uuid4().hex[:6]
+    timeline: list[tuple[float, bool]] = []  # (when, answered 2xx) of every generation request
 
     def bot(index: int) -> None:
         user = str(9_200_000_000 + index * 1000 + int(time.time()) % 1000)
@@ -339,17 +355,19 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
                             api.put(f"/api/v1/users/{user}", json={})
                         response = api.post(
                             "/api/v1/generations",
-                            json={"user": user, "model": "stress-img", "prompt": "pg", "parameters": {}},
+                            json={"user": user, "model": "stress-img", "prompt": "restart", "parameters": {}},
                             headers={"Idempotency-Key": key},
                         )
                     except httpx.HTTPError as exc:
                         with lock:
                             answers[type(exc).__name__] += 1
+                            timeline.append((time.monotonic(), False))
                         time.sleep(0.5)
                         continue
                     with lock:
                         sent["requests"] += 1
                         answers[response.status_code] += 1
+                        timeline.append((time.monotonic(), response.status_code < 500))
                         if not response.headers.get("content-type", "").startswith("application/json"):
                             bad.append(f"non-JSON {response.status_code}: {response.text[:200]}")
                         elif response.status_code >= 500 and response.status_code != 503:
@@ -376,11 +394,10 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     for thread in threads:
         thread.start()
     time.sleep(4)
-    # when the database restarts under load
-    restart = subprocess.run(
-        ["pg_ctlcluster", *PG_CLUSTER, "restart"], capture_output=True, text=True, timeout=120
-    )
-    assert restart.returncode == 0, restart.stderr
+    # when the database (or the pooler) restarts under load
+    restart_started = time.monotonic()
+    restarted = subprocess.run(restart, capture_output=True, text=True, timeout=120)
+    assert restarted.returncode == 0, restarted.stderr
     restarted_at = time.monotonic()
     # the bots keep going; the service must come back by itself (gunicorn is not restarted)
     time.sleep(8)
@@ -390,15 +407,26 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     web_pid_unchanged = stack.web.alive
     with client(raw_key) as api:
         health = api.get("/api/v1/health")
-    report("postgres-restart", sent, answers)
+    report(name, sent, answers)
+    failures = [when for when, ok in timeline if not ok and when >= restart_started]
+    last_failure = max(failures, default=restart_started)
+    recovered = min((when for when, ok in timeline if ok and when > last_failure), default=None)
+    recovery = f"{recovered - restart_started:.1f}s" if recovered is not None else "never"
     print(
-        f"fault postgres-restart: recovered health {health.status_code} {time.monotonic() - restarted_at:.0f}s after restart"
+        f"fault {name}: restart took {restarted_at - restart_started:.1f}s; {len(failures)} failed answers "
+        f"after it began; first success after the last failure {recovery} after the restart began; "
+        f"health {health.status_code}"
     )
 
     # then there were only JSON answers, 503s during the outage, and the service recovered
     assert bad == []
     assert web_pid_unchanged and health.status_code == 200
-    assert answers[503] + answers["ConnectError"] + answers["ReadError"] + answers["RemoteProtocolError"] >= 1
+    assert recovered is not None
+    if expect_outage:
+        assert (
+            answers[503] + answers["ConnectError"] + answers["ReadError"] + answers["RemoteProtocolError"]
+            >= 1
+        )
     # and nothing is half-written: one generation and one hold per decided key, no job without its hold
     keys = list(decided_keys)
     rows = sql(
@@ -408,13 +436,78 @@ def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw
     )
     assert rows == [(len(keys), len(keys))]
     orphans = sql(
-        "SELECT count(*) FROM generations_generation g WHERE g.prompt = 'pg' AND g.is_free = false "
+        "SELECT count(*) FROM generations_generation g WHERE g.prompt = 'restart' AND g.is_free = false "
         "AND NOT EXISTS (SELECT 1 FROM billing_hold h WHERE h.reference = 'generation:' || g.id)"
     )
     assert orphans == [(0,)]
     recorded = sql("SELECT count(*) FROM billing_idempotency_record WHERE key LIKE %s", (f"pg-{run_id}-%",))
-    print(f"fault postgres-restart: decided keys {len(keys)}, idempotency records {recorded[0][0]}")
+    print(f"fault {name}: decided keys {len(keys)}, idempotency records {recorded[0][0]}")
     ledger_check_clean()
+
+
+def test_postgres_restart_gives_503_then_recovers_without_half_writes(stack, raw_key):
+    restart_under_load(
+        stack,
+        raw_key,
+        name="postgres-restart",
+        restart=["pg_ctlcluster", *PG_CLUSTER, "restart"],
+        expect_outage=True,
+    )
+
+
+# --- 2b. behind pgbouncer (transaction pooling): a hard restart of the pooler, and no session state ----
+
+needs_pgbouncer = pytest.mark.skipif(
+    POOLER != "pgbouncer", reason="runs when make stress puts pgbouncer in front"
+)
+
+
+@needs_pgbouncer
+def test_pgbouncer_restart_under_load_recovers_without_half_writes(stack, raw_key):
+    restart_under_load(
+        stack,
+        raw_key,
+        name="pgbouncer-restart",
+        restart=["bash", str(ROOT / "scripts" / "stress_pgbouncer.sh"), "restart"],
+        expect_outage=False,  # a fast restart may fall between two requests of every worker
+    )
+
+
+@needs_pgbouncer
+def test_pgbouncer_session_state_does_not_leak_and_the_lease_holds():
+    # the leader lease: held by another runner, a manual cleanup refuses to start; released, it runs
+    sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING name")
+    sql(
+        "INSERT INTO ops_leader_lease (name, holder, acquired_at, expires_at) "
+        "VALUES ('ops.retention_cleanup', 'another-runner', now(), now() + interval '5 minutes') RETURNING name"
+    )
+    refused = manage("cleanup_retention")
+    assert sql("DELETE FROM ops_leader_lease WHERE name = 'ops.retention_cleanup' RETURNING holder") == [
+        ("another-runner",)
+    ]
+    ran = manage("cleanup_retention")
+    assert refused.returncode != 0 and "already running" in refused.stderr, refused.stdout + refused.stderr
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    # ledger_check raises its statement timeout with SET LOCAL: no server session keeps it afterwards
+    ledger_check_clean()
+    connections = [psycopg.connect(DATABASE_URL, connect_timeout=5) for _ in range(12)]
+    try:
+        # twelve open transactions at once hold twelve different server sessions
+        timeouts = [conn.execute("SHOW statement_timeout").fetchone()[0] for conn in connections]
+    finally:
+        for conn in connections:
+            conn.close()
+    print(f"fault pgbouncer-session-state: statement_timeout on 12 server sessions: {Counter(timeouts)}")
+    assert set(timeouts) == {"30s"}
+
+    # .iterator() (the admin CSV exports) works without server-side cursors
+    script = (
+        "from billing.models import LedgerEntry; "
+        "print('rows', sum(1 for _ in LedgerEntry.objects.order_by('pk').iterator(chunk_size=7)))"
+    )
+    iterated = manage("shell", "-c", script)
+    assert iterated.returncode == 0 and "rows " in iterated.stdout, iterated.stderr
 
 
 # --- 3. Redis stopped ---------------------------------------------------------------------------
@@ -433,8 +526,13 @@ def test_redis_down_keeps_balances_and_charges_and_health_reports_it(stack, raw_
                 answers[f"{method} {path.split('/')[3]}:{response.status_code}"] += 1
                 return response
 
-            health = call("GET", "/api/v1/health")
-            assert health.status_code == 200 and health.json()["broker"] == "down", health.text
+            # health caches the broker's status for a few seconds (HEALTH_BROKER_CACHE_SECONDS)
+            health = wait_until(
+                lambda: (answer := call("GET", "/api/v1/health")).json()["broker"] == "down" and answer,
+                timeout=30,
+                what="health to report broker: down",
+            )
+            assert health.status_code == 200, health.text
             assert call("PUT", f"/api/v1/users/{user}", json={}).status_code == 201
             for number in range(3):
                 created = call(
@@ -560,4 +658,219 @@ def test_retry_after_dropped_connection_gets_the_original_outcome(stack, raw_key
         balance = api.get(f"/api/v1/users/{user}/balance").json()
         assert (balance["balance"], balance["held"]) == ("10.00", "9.00")
     report("dropped-connection", sent, answers)
+    ledger_check_clean()
+
+
+# --- 5-7. events sent to the bot's webhook: at least once, signed, none for a rolled-back change ----
+
+
+@pytest.fixture(scope="module")
+def hook_key(stack) -> tuple[str, int]:
+    """An API key of its own, so the webhook does not change what the tests above see."""
+    result = manage("create_api_key", f"stress-hook-{uuid.uuid4().hex[:6]}")
+    assert result.returncode == 0, result.stderr
+    raw = result.stdout.strip().splitlines()[-1]
+    [(key_id,)] = sql(
+        "SELECT id FROM accounts_api_key WHERE key_hash = %s", (hashlib.sha256(raw.encode()).hexdigest(),)
+    )
+    return raw, key_id
+
+
+def webhook_point(raw: str, url: str) -> str:
+    with client(raw) as api:
+        response = api.put("/api/v1/webhook", json={"url": url})
+    assert response.status_code == 200, response.text
+    return response.json()["secret"]
+
+
+def stars_credits(raw: str, user: str, prefix: str, count: int) -> list[str]:
+    charge_ids = []
+    with client(raw) as api:
+        assert api.put(f"/api/v1/users/{user}", json={}).status_code in (200, 201)
+        for number in range(count):
+            charge_id = f"{prefix}-{number}"
+            response = api.post("/api/v1/payments/telegram-stars", json={
+                "user": user, "telegram_payment_charge_id": charge_id, "currency": "XTR", "total_amount": 5,
+                "invoice_payload": "stress"})  # fmt: skip
+            assert response.status_code == 201, response.text
+            charge_ids.append(charge_id)
+    return charge_ids
+
+
+def key_events(key_id: int) -> dict[str, tuple[str, str, int]]:
+    """public id -> (type, status, attempts) of every event recorded for the key."""
+    rows = sql("SELECT public_id::text, type, status, attempts FROM accounts_bot_event WHERE api_key_id = %s",
+               (key_id,))  # fmt: skip
+    return {public_id: (event_type, status, attempts) for public_id, event_type, status, attempts in rows}
+
+
+def all_delivered(key_id: int, expected: int):
+    events = key_events(key_id)
+    return (
+        len(events) >= expected and all(status == "delivered" for _, status, _ in events.values()) and events
+    )
+
+
+def arrivals_check(receiver, secret: str, events: dict) -> Counter:
+    """Every recorded event arrived at least once with a valid signature; returns requests per event id."""
+    from tests.accounts.webhook_receiver import signature_valid
+
+    per_event = Counter()
+    for request in receiver.requests:
+        body = json.loads(request.body)
+        assert request.headers["Botdesk-Event-Id"] == body["id"]
+        assert signature_valid(secret=secret, header=request.headers["Botdesk-Signature"], body=request.body)
+        per_event[body["id"]] += 1
+    assert set(events) <= set(per_event), set(events) - set(per_event)
+    return per_event
+
+
+def rolled_back_credit(key_id: int, user: str, charge_id: str) -> None:
+    """A change that records its event and then rolls back (in a process of its own, on the stack's database)."""
+    script = (
+        "from django.db import transaction\n"
+        "from accounts.selectors import end_user_get\n"
+        "from billing.services import telegram_stars_credit\n"
+        "try:\n"
+        "    with transaction.atomic():\n"
+        f"        telegram_stars_credit(user=end_user_get(ref={user!r}), charge_id={charge_id!r}, total_amount=9,\n"
+        f"                              invoice_payload='', api_key_id={key_id})\n"
+        "        raise RuntimeError('the change fails after its event was recorded')\n"
+        "except RuntimeError:\n"
+        "    print('rolled back')\n"
+    )
+    result = manage("shell", "-c", script)
+    assert "rolled back" in result.stdout, result.stdout + result.stderr
+
+
+def test_webhook_receiver_answering_500_then_200_gets_every_event(stack, hook_key):
+    from tests.accounts.webhook_receiver import WebhookReceiver
+
+    raw, key_id = hook_key
+    seen: set[str] = set()
+
+    def first_500_then_200(request) -> tuple[int, float]:
+        event_id = request.headers["Botdesk-Event-Id"]
+        first = event_id not in seen
+        seen.add(event_id)
+        return (500 if first else 200), 0.0
+
+    receiver = WebhookReceiver(decide=first_500_then_200)
+    try:
+        secret = webhook_point(raw, receiver.url)
+        user = str(9_500_000_000 + int(time.time()) % 1_000_000)
+        run = uuid.uuid4().hex[:6]
+        started = time.monotonic()
+        charge_ids = stars_credits(raw, user, f"wh500-{run}", 20)
+        # YooKassa: one payment succeeds, one is canceled, each through its notification
+        with client(raw) as api:
+            for number, outcome in enumerate(("payment.succeeded", "payment.canceled")):
+                created = api.post(f"/api/v1/users/{user}/payments", json={"amount": "40.00"},
+                                   headers={"Idempotency-Key": f"wh500-{run}-{number}"})  # fmt: skip
+                assert created.status_code == 201, created.text
+                notification = {"type": "notification", "event": outcome, "object": {
+                    "id": created.json()["provider_payment_id"], "status": outcome.removeprefix("payment."),
+                    "amount": {"value": "40.00", "currency": "RUB"}}}  # fmt: skip
+                answer = httpx.post(
+                    f"{BASE}/webhooks/yookassa/{WEBHOOK_SECRET}", json=notification, timeout=30
+                )
+                assert answer.status_code == 200, answer.text
+        rolled_back_credit(key_id, user, f"wh500-{run}-rolled-back")
+        recorded_at = time.monotonic()
+
+        events = wait_until(
+            lambda: all_delivered(key_id, 22), timeout=240, what="every event delivered", every=1
+        )
+        took, since_first = time.monotonic() - recorded_at, time.monotonic() - started
+        per_event = arrivals_check(receiver, secret, events)
+    finally:
+        receiver.close()
+    types = Counter(event_type for event_type, _, _ in events.values())
+    assert types == {"payment.succeeded": 21, "payment.canceled": 1}
+    delivered_charges = {json.loads(r.body)["data"]["provider_payment_id"] for r in receiver.requests}
+    assert set(charge_ids) <= delivered_charges
+    assert f"wh500-{run}-rolled-back" not in delivered_charges
+    assert sql(
+        "SELECT count(*) FROM billing_payment WHERE provider_payment_id = %s", (f"wh500-{run}-rolled-back",)
+    ) == [(0,)]
+    assert all(count >= 2 for count in per_event.values()), "each event was refused once, then acknowledged"
+    attempts = sum(attempts for _, _, attempts in events.values())
+    print(f"\nfault webhook-500-then-200: events {len(events)} ({dict(types)}), requests {len(receiver.requests)}, "
+          f"attempts {attempts}, all delivered {since_first:.1f}s after the first change and {took:.1f}s after the "
+          f"last; rolled-back change sent: none")  # fmt: skip
+    ledger_check_clean()
+
+
+def test_webhook_worker_killed_mid_delivery_is_delivered_after_the_lease(stack, hook_key):
+    from tests.accounts.webhook_receiver import WebhookReceiver
+
+    raw, key_id = hook_key
+    first_arrived = threading.Event()
+
+    def stall_the_first(request) -> tuple[int, float]:
+        if not first_arrived.is_set():
+            first_arrived.set()
+            return 200, 8.0  # the worker waits for this answer when it is killed
+        return 200, 0.0
+
+    receiver = WebhookReceiver(decide=stall_the_first)
+    before = set(key_events(key_id))
+    try:
+        secret = webhook_point(raw, receiver.url)
+        user = str(9_600_000_000 + int(time.time()) % 1_000_000)
+        stars_credits(raw, user, f"whkill-{uuid.uuid4().hex[:6]}", 1)
+        assert first_arrived.wait(60), "the first delivery attempt never came"
+        stack.worker.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+        stack.worker_start()
+        events = wait_until(
+            lambda: all_delivered(key_id, len(before) + 1), timeout=240, what="redelivery", every=1
+        )
+        took = time.monotonic() - killed_at
+        new = {event_id: value for event_id, value in events.items() if event_id not in before}
+        per_event = arrivals_check(receiver, secret, new)
+    finally:
+        receiver.close()
+    [(event_id, (_, _, attempts))] = new.items()
+    assert per_event[event_id] >= 2, "the killed attempt was not acknowledged, so it was sent again"
+    assert attempts >= 2
+    print(f"\nfault webhook-worker-kill: 1 event, requests {per_event[event_id]}, attempts {attempts}, "
+          f"delivered {took:.1f}s after the worker was killed (lease 20 s + the minutely sweep)")  # fmt: skip
+    ledger_check_clean()
+
+
+def test_webhook_receiver_down_for_a_while_gets_every_event_when_back(stack, hook_key):
+    from tests.accounts.webhook_receiver import WebhookReceiver
+
+    raw, key_id = hook_key
+    receiver = WebhookReceiver()
+    port, url = receiver.server.server_address[1], receiver.url
+    before = set(key_events(key_id))
+    secret = webhook_point(raw, url)
+    receiver.close()  # down
+    user = str(9_700_000_000 + int(time.time()) % 1_000_000)
+    stars_credits(raw, user, f"whdown-{uuid.uuid4().hex[:6]}", 10)
+    # and a job left to time out: the beat sweep times it out and records generation.timeout
+    with client(raw) as api:
+        created = api.post("/api/v1/generations", json={"user": user, "model": "stress-img", "prompt": "hook",
+                           "parameters": {}}, headers={"Idempotency-Key": f"whdown-{user}"})  # fmt: skip
+        assert created.status_code == 201, created.text
+    time.sleep(45)
+    receiver = WebhookReceiver(port=port)  # back
+    back_at = time.monotonic()
+    try:
+        events = wait_until(
+            lambda: all_delivered(key_id, len(before) + 11), timeout=300, what="delivery", every=1
+        )
+        took = time.monotonic() - back_at
+        new = {event_id: value for event_id, value in events.items() if event_id not in before}
+        arrivals_check(receiver, secret, new)
+    finally:
+        receiver.close()
+    types = Counter(event_type for event_type, _, _ in new.values())
+    assert types == {"payment.succeeded": 10, "generation.timeout": 1}
+    attempts = sum(attempts for _, _, attempts in new.values())
+    print(f"\nfault webhook-receiver-down: events {len(new)} ({dict(types)}), failed attempts while down "
+          f"{attempts - len(new)}, attempts {attempts}, requests after it came back {len(receiver.requests)}, "
+          f"all delivered {took:.1f}s after it came back")  # fmt: skip
     ledger_check_clean()

@@ -221,3 +221,29 @@ def test_revenue_reads_only_today_once_finished_days_are_cached(known_data, djan
         warm = dashboard_build(panels=business_panels()[:1])[0].data
 
     assert (warm["today"], warm["window"]) == (Decimal("7.50"), Decimal("9.50"))
+
+
+def test_a_payment_refund_is_cash_out_and_a_charge_refund_is_less_revenue(known_data):
+    # given the known data, then Alice's 500.00 Stars payment refunded and her flux charge given back
+    from billing import services as billing_services
+    from billing.models import EntryType, Payment
+
+    payment = Payment.objects.get(provider_payment_id="known-1")
+    billing_services.credit_grant(
+        user=known_data["alice"],
+        amount=Decimal("100.00"),
+        currency="RUB",
+        entry_type=EntryType.BONUS,
+        counter_kind="bonuses",
+        reference="dashboard-extra",
+    )  # fmt: skip  (a bonus: neither cash nor revenue; she spent part of the top-up on jobs)
+    refund = billing_services.refund_open(payment_id=payment.pk, amount=None, provider_idempotence_key="d")
+    billing_services.refund_status_set(refund_id=refund.pk, status="succeeded")
+    flux = Generation.objects.filter(status="succeeded", model__code="flux-2-pro").get()
+    generations_services.generation_refund(generation_id=flux.pk)
+
+    revenue = {panel.key: panel.data for panel in dashboard_build(panels=business_panels())}["revenue"]
+
+    # then top-ups are net of the payment refund, and revenue is net of the charge refund only
+    assert {row["currency"]: row["topups"] for row in revenue["totals"]}["RUB"] == Decimal("0.00")
+    assert revenue["today"] == Decimal("0.50")

@@ -29,6 +29,7 @@ API_KEY = "bd_" + "A1b2C3d4" * 5
         ),
         (f"token={TOKEN}", "token=7345123456:[redacted]"),
         (f"Authorization: Bearer {API_KEY}", "Authorization: Bearer bd_[redacted]"),
+        ('{"secret": "whsec_' + "Zx9-" * 10 + '"}', '{"secret": "whsec_[redacted]"}'),
     ],
 )
 def test_secrets_are_scrubbed(text, expected):

@@ -30,7 +30,12 @@ pytestmark = pytest.mark.django_db
 
 ROLE_NAMES = [*ROLES, None]  # None: a staff user with no role at all
 # Custom action permission names (allowed_permissions) and the permission each one stands for.
-CUSTOM_ACTION_PERMISSIONS = {"block": "accounts.block_enduser", "anonymize": "accounts.anonymize_enduser"}
+CUSTOM_ACTION_PERMISSIONS = {
+    "block": "accounts.block_enduser",
+    "anonymize": "accounts.anonymize_enduser",
+    "refund": "billing.issue_refund",
+    "redeliver": "accounts.redeliver_botevent",
+}
 
 
 @pytest.fixture
@@ -46,7 +51,17 @@ def world(settings):
     promo = PromoCode.objects.create(code="MATRIX", amount=Decimal("1.00"))
     api_key, _raw = api_key_create(name="matrix-bot")
     account = Account.objects.get(owner=user, currency="RUB")
-    return {"user": user, "account": account, "generation": generation, "promo": promo, "api_key": api_key}
+    payment, _created = billing_services.telegram_stars_credit(
+        user=user, charge_id="matrix-1", total_amount=5, invoice_payload=""
+    )
+    return {
+        "user": user,
+        "account": account,
+        "generation": generation,
+        "promo": promo,
+        "api_key": api_key,
+        "payment": payment,
+    }
 
 
 def operator_for(role: str | None) -> Operator:
@@ -145,7 +160,7 @@ def test_actions_are_offered_by_permission_and_refused_with_403(world, role):
 
 
 def view_url(model, view, world) -> str:
-    args = {"account_id": world["account"].pk, "user_id": world["user"].pk}
+    args = {"account_id": world["account"].pk, "user_id": world["user"].pk, "payment_id": world["payment"].pk}
     route = view.route
     for param in re.findall(r"<int:(\w+)>", route):
         assert param in args, f"{model._meta.label}: the matrix has no object for <{param}>"
@@ -240,7 +255,7 @@ def test_support_adjusts_up_to_the_limit_and_finance_above_it(world, settings):
     finance = client_for(operator_for("Finance"))
     assert finance.post(url, {"amount": "2500.00", "reason": "compensation"}).status_code == 302
     account.refresh_from_db()
-    assert account.balance == Decimal("3600.00")
+    assert account.balance == Decimal("3605.00")  # 100 + 5 stars + 1000 + 2500
 
 
 def test_a_view_only_operator_cannot_disable_the_holds_expiry_schedule(world):

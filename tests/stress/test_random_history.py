@@ -3,10 +3,14 @@
 Several clients run at once on real threads (each with its own database connection). Each client
 owns its users, as a bot owns its chats, so each user's operations are sequential and the model can
 predict every answer: top-ups through payments and YooKassa webhooks (duplicated, reordered, late,
-canceled, with a wrong amount), Telegram Stars, generations that succeed, fail or time out, promo
-codes (one shared code with a cap the clients race for), merges of anonymous device users and
-subscriptions. Every answer is checked against the model as it arrives and recorded; at the end the
-model's balances must equal the database's, and ledger_check must be clean.
+canceled, with a wrong amount), Telegram Stars (replayed late, after a merge too), generations that
+succeed, fail or time out, promo codes (one shared code with a cap the clients race for), referrals
+and their rewards, refunds (YooKassa full and partial settled by refund.succeeded, Telegram Stars
+reported by the bot, generation charges), merges of anonymous device users interleaved with all of
+it (money, holds, subscriptions, promo redemptions and referrals move; a referral that would become
+self-referral or a cycle is dropped) and subscriptions. Every answer is checked against the model as
+it arrives and recorded; at the end the model's balances and subscriptions must equal the database's,
+and ledger_check must be clean.
 
     RANDOM_HISTORY_SEED      the seed (default: from the clock; printed at the start)
     RANDOM_HISTORY_SECONDS   how long the clients run (default 20; `make stress` runs longer)
@@ -21,7 +25,8 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
@@ -29,7 +34,7 @@ from django.conf import settings
 from django.db import connections
 
 from billing.checks import ledger_check_run
-from billing.models import Account, Plan, PromoCode
+from billing.models import Account, Plan, PromoCode, Subscription
 from generations.models import AIModel
 from generations.services import generations_time_out
 from tests.conftest import ApiClient
@@ -57,8 +62,14 @@ WEIGHTS = {
     "promo_redeem": 5,
     "merge": 3,
     "subscription_buy": 2,
+    "subscription_read": 2,
     "balance_read": 6,
+    "refund_create": 5,
+    "refund_settle": 4,
+    "generation_refund": 3,
+    "stars_replay_late": 2,
 }
+CENT = Decimal("0.01")
 
 
 @dataclass
@@ -69,6 +80,8 @@ class ModelAccount:
     anonymous: bool = False
     merged: bool = False
     merged_into: int | None = None
+    referrer: int | None = None  # pk of the referrer as recorded (it may have been merged away since)
+    subscription_expires: datetime | None = None
     promo_redeemed: set[str] = field(default_factory=set)
 
     @property
@@ -102,6 +115,11 @@ class Client:
         self.backlog: list[tuple[str, str, Decimal]] = []  # (provider payment id, event, notified amount)
         self.in_flight: list[dict[str, Any]] = []
         self.finished: list[dict[str, Any]] = []
+        self.paid: list[dict[str, Any]] = []  # succeeded payments: id, provider, user, amount, refunded
+        self.refunds_pending: list[dict[str, Any]] = []  # Stars refunds the bot must report
+        self.refunds_done: list[dict[str, Any]] = []
+        self.stars_bodies: list[dict[str, Any]] = []
+        self.yookassa_refunds: dict[str, dict[str, Any]] = {}
         self.history: list[Outcome] = []
         self.mismatches: list[str] = []
         self.next_id = 0
@@ -130,6 +148,25 @@ class Client:
             pk = self.accounts[pk].merged_into
         return pk
 
+    def credit_top_up(self, payer: int, amount: Decimal) -> None:
+        """A succeeded top-up: the payer (as it is now) and its referrer's reward, never to itself."""
+        beneficiary = self.beneficiary(payer)
+        self.accounts[beneficiary].balance += amount
+        referrer = self.accounts[beneficiary].referrer
+        if referrer is None:
+            return
+        referrer = self.beneficiary(referrer)
+        reward = (amount * settings.REFERRAL_REWARD_PERCENT / 100).quantize(CENT, rounding=ROUND_DOWN)
+        if referrer != beneficiary and reward > 0:
+            self.accounts[referrer].balance += reward
+
+    def referrer_chain(self, pk: int) -> set[int]:
+        chain = set()
+        while pk is not None and pk not in chain:
+            chain.add(pk)
+            pk = self.accounts[pk].referrer
+        return chain
+
     def pick_ref(self) -> str | None:
         refs = self.registered + [ref for ref in self.anonymous if ref in self.refs]
         return self.rng.choice(refs) if refs else None
@@ -140,13 +177,20 @@ class Client:
         anonymous = self.rng.random() < 0.4
         number = self.index * 1_000_000 + len(self.refs) + 1
         ref = f"device:h-{SEED % 100_000}-{number}" if anonymous else str(8_000_000_000 + number)
-        response = self.api.put(f"/api/v1/users/{ref}", {"first_name": "Ünïcode ✓", "username": f"u{number}"})
+        body = {"first_name": "Ünïcode ✓", "username": f"u{number}"}
+        referrer_ref = self.pick_ref() if self.rng.random() < 0.5 else None
+        if referrer_ref is not None:
+            body["referrer"] = referrer_ref
+        response = self.api.put(f"/api/v1/users/{ref}", body)
         self.record("user_create", response, 201, ref)
         if response.status_code != 201:
             return
         bonus = settings.WELCOME_BONUS_ANONYMOUS if anonymous else settings.WELCOME_BONUS
         self.accounts[response.json()["id"]] = ModelAccount(
-            balance=bonus, anonymous=anonymous, has_device=anonymous
+            balance=bonus,
+            anonymous=anonymous,
+            has_device=anonymous,
+            referrer=self.refs[referrer_ref] if referrer_ref else None,
         )
         self.refs[ref] = response.json()["id"]
         (self.anonymous if anonymous else self.registered).append(ref)
@@ -167,6 +211,7 @@ class Client:
             replay = self.api.post(path, {"amount": f"{amount:.2f}"}, idempotency_key=key)
             self.record("payment_replay", replay, lambda status: status == 201 and replay.json() == body)
         self.payments[body["provider_payment_id"]] = {
+            "id": body["id"],
             "user": self.refs[ref],
             "amount": amount,
             "status": "pending",
@@ -189,6 +234,9 @@ class Client:
         provider_id, event, notified = self.backlog[index]
         if self.rng.random() < 0.75:
             self.backlog.pop(index)  # else it stays and is delivered again later: a duplicate
+        if event == "refund.succeeded":
+            self.refund_webhook(provider_id)
+            return
         payment = self.payments[provider_id]
         wanted = "succeeded" if event == "payment.succeeded" else "canceled"
         body = {
@@ -215,7 +263,11 @@ class Client:
             payment["status"] = wanted
             if wanted == "succeeded":
                 # A payment of a user merged meanwhile credits the user it was merged into.
-                self.accounts[self.beneficiary(payment["user"])].balance += payment["amount"]
+                self.credit_top_up(payment["user"], payment["amount"])
+                self.paid.append(
+                    {"id": payment["id"], "provider": "yookassa", "user": payment["user"], "amount": payment["amount"],
+                     "refunded": ZERO}
+                )  # fmt: skip
         elif current == wanted:
             expected_outcome = "duplicate"
         else:
@@ -242,7 +294,13 @@ class Client:
         first = self.api.post("/api/v1/payments/telegram-stars", body)
         self.record("stars_credit", first, 201, ref)
         if first.status_code == 201:
-            self.accounts[self.refs[ref]].balance += Decimal(stars) * settings.TELEGRAM_STARS_RATE
+            amount = Decimal(stars) * settings.TELEGRAM_STARS_RATE
+            self.credit_top_up(self.refs[ref], amount)
+            self.stars_bodies.append(body)
+            self.paid.append(
+                {"id": first.json()["id"], "provider": "telegram_stars", "user": self.refs[ref], "amount": amount,
+                 "refunded": ZERO}
+            )  # fmt: skip
         if self.rng.random() < 0.3:
             again = self.api.post("/api/v1/payments/telegram-stars", body)
             self.record("stars_replay", again, 200, ref)
@@ -341,24 +399,38 @@ class Client:
         self.record("merge", response, 200, f"{source_ref}->{target_ref}")
         if response.status_code != 200:
             return
+        source_pk, target_pk = self.refs[source_ref], self.refs[target_ref]
         # The merge moves all of the source's money and its open holds: its jobs settle on the target.
         target.balance += source.balance
         target.held += source.held
         source.balance = source.held = ZERO
         source.merged = True
-        source.merged_into = self.refs[target_ref]
+        source.merged_into = target_pk
         for job in self.in_flight:
-            if job["user"] == self.refs[source_ref]:
-                job["user"] = self.refs[target_ref]
+            if job["user"] == source_pk:
+                job["user"] = target_pk
         target.has_device = True
-        # A promo redeemed by either counts for the merged user only by its own row: redemptions stay per user.
-        self.refs[source_ref] = self.refs[target_ref]
+        # A referral the merge would turn into self-referral or a cycle is dropped; the others move.
+        if target.referrer == source_pk:
+            target.referrer = None
+        chain = self.referrer_chain(target_pk)
+        for pk, account in self.accounts.items():
+            if account.referrer == source_pk:
+                account.referrer = None if pk in chain else target_pk
+        # A paid subscription moves, the later expiry wins; a promo either redeemed counts for the person.
+        if source.subscription_expires and (
+            target.subscription_expires is None or source.subscription_expires > target.subscription_expires
+        ):
+            target.subscription_expires = source.subscription_expires
+        source.subscription_expires = None
+        target.promo_redeemed |= source.promo_redeemed
+        self.refs[source_ref] = target_pk
         self.anonymous.remove(source_ref)
 
     def subscription_buy(self) -> None:
-        if not self.registered:
+        ref = self.pick_ref()
+        if ref is None:
             return
-        ref = self.rng.choice(self.registered)
         account = self.accounts[self.refs[ref]]
         price = PLAN_PRICE[SUBSCRIPTION_PLAN]
         response = self.api.post(
@@ -370,6 +442,152 @@ class Client:
         self.record("subscription_bought", response, 201, ref)
         if response.status_code == 201:
             account.balance -= price
+            account.subscription_expires = datetime.fromisoformat(response.json()["expires_at"])
+
+    def subscription_read(self) -> None:
+        ref = self.pick_ref()
+        if ref is None:
+            return
+        expires = self.accounts[self.refs[ref]].subscription_expires
+        response = self.api.get(f"/api/v1/users/{ref}/subscription")
+
+        def matches(status: int) -> bool:
+            body = response.json()
+            stored = datetime.fromisoformat(body["expires_at"]) if body["expires_at"] else None
+            return status == 200 and (body["plan"], stored) == (
+                SUBSCRIPTION_PLAN if expires else "free",
+                expires,
+            )
+
+        self.record("subscription_read", response, matches, f"{ref} model expires {expires}")
+
+    # --- refunds ------------------------------------------------------------------------------
+
+    def refund_create(self) -> None:
+        candidates = [payment for payment in self.paid if payment["amount"] > payment["refunded"]]
+        if not candidates:
+            return
+        payment = self.rng.choice(candidates)
+        left = payment["amount"] - payment["refunded"]
+        roll = self.rng.random()
+        if roll < 0.1:
+            amount, body = left + 1, {"amount": f"{left + 1:.2f}"}
+        elif roll < 0.5:
+            amount, body = left, {"reason": "whole"}
+        else:
+            amount = max(CENT, (left * self.rng.randint(1, 99) / 100).quantize(CENT))
+            body = {"amount": f"{amount:.2f}", "reason": "part"}
+        key = self.key()
+        path = f"/api/v1/payments/{payment['id']}/refunds"
+        response = self.api.post(path, body, idempotency_key=key)
+        account = self.accounts[self.beneficiary(payment["user"])]
+        if amount > left:
+            self.record("refund_too_much", response, 409, str(payment["id"]))
+            return
+        if payment["provider"] == "telegram_stars" and amount != payment["amount"]:
+            self.record("refund_stars_partial", response, 422, str(payment["id"]))  # refunded whole only
+            return
+        if account.available < amount:
+            self.record("refund_refused", response, 402, str(payment["id"]))
+            return
+        self.record(
+            "refund_created",
+            response,
+            lambda status: status == 201 and response.json()["status"] == "pending",
+            f"{payment['id']} {amount}",
+        )
+        if response.status_code != 201:
+            return
+        if self.rng.random() < 0.2:
+            replay = self.api.post(path, body, idempotency_key=key)
+            self.record("refund_replay", replay, lambda status: replay.content == response.content)
+        account.held += amount
+        payment["refunded"] += amount
+        refund = {"id": response.json()["id"], "payment": payment, "amount": amount, "status": "pending"}
+        if payment["provider"] == "yookassa":
+            # Fake mode answers pending; YooKassa's refund.succeeded arrives later, perhaps twice.
+            self.yookassa_refunds[response.json()["provider_refund_id"]] = refund
+            self.backlog.append((response.json()["provider_refund_id"], "refund.succeeded", amount))
+        else:
+            self.refunds_pending.append(refund)
+
+    def refund_settled(self, refund: dict[str, Any], status: str) -> None:
+        account = self.accounts[self.beneficiary(refund["payment"]["user"])]
+        account.held -= refund["amount"]
+        if status == "succeeded":
+            account.balance -= refund["amount"]
+        else:
+            refund["payment"]["refunded"] -= refund["amount"]
+        refund["status"] = status
+
+    def refund_webhook(self, provider_refund_id: str) -> None:
+        refund = self.yookassa_refunds[provider_refund_id]
+        body = {
+            "type": "notification",
+            "event": "refund.succeeded",
+            "object": {
+                "id": provider_refund_id,
+                "status": "succeeded",
+                "amount": {"value": f"{refund['amount']:.2f}", "currency": "RUB"},
+            },
+        }
+        response = self.api.client.post(
+            f"/webhooks/yookassa/{settings.YOOKASSA_WEBHOOK_SECRET}",
+            data=body,
+            content_type="application/json",
+        )
+        expected = "refunded" if refund["status"] == "pending" else "duplicate"
+        if refund["status"] == "pending":
+            self.refund_settled(refund, "succeeded")
+        self.record(
+            f"refund_webhook_{expected}",
+            response,
+            lambda status: status == 200 and response.json().get("status") == expected,
+            provider_refund_id,
+        )
+
+    def refund_settle(self) -> None:
+        """The bot reports refundStarPayment's outcome; sometimes it reports a settled one again."""
+        if not self.refunds_pending:
+            if self.refunds_done and self.rng.random() < 0.5:
+                refund = self.rng.choice(self.refunds_done)
+                other = "failed" if refund["status"] == "succeeded" else "succeeded"
+                status = refund["status"] if self.rng.random() < 0.5 else other
+                response = self.api.post(f"/api/v1/refunds/{refund['id']}/status", {"status": status})
+                self.record("refund_status_again", response, 200 if status == refund["status"] else 409)
+            return
+        refund = self.refunds_pending.pop(self.rng.randrange(len(self.refunds_pending)))
+        status = "succeeded" if self.rng.random() < 0.7 else "failed"
+        response = self.api.post(f"/api/v1/refunds/{refund['id']}/status", {"status": status})
+        self.record(
+            f"refund_{status}", response, lambda code: code == 200 and response.json()["status"] == status
+        )
+        if response.status_code == 200:
+            self.refund_settled(refund, status)
+            self.refunds_done.append(refund)
+
+    def generation_refund(self) -> None:
+        if not self.finished:
+            return
+        job = self.rng.choice(self.finished)
+        response = self.api.post(f"/api/v1/generations/{job['id']}/refund", {"reason": "bad result"})
+        if job["final"]["status"] != "succeeded" or job["cost"] == 0:
+            self.record("generation_refund_never_charged", response, 409, str(job["id"]))
+        elif job.get("refunded"):
+            self.record("generation_refund_again", response, 200, str(job["id"]))
+        else:
+            self.record("generation_refunded", response, 201, str(job["id"]))
+            if response.status_code == 201:
+                job["refunded"] = True
+                self.accounts[self.beneficiary(job["user"])].balance += job["cost"]
+
+    def stars_replay_late(self) -> None:
+        """A Stars update delivered again later (after a merge of its payer, perhaps): the 200 replay."""
+        if not self.stars_bodies:
+            return
+        body = self.rng.choice(self.stars_bodies)
+        response = self.api.post("/api/v1/payments/telegram-stars", body)
+        self.record("stars_replay_late", response, 200, body["user"])
 
     def balance_read(self) -> None:
         ref = self.pick_ref()
@@ -503,5 +721,19 @@ def test_random_history_matches_the_model(raw_api_key, settings, capsys):
         if stored.get(pk) != (account.balance, account.held)
     }
     assert differing == {}, f"seed {SEED}: balances differ from the model"
+    # and so are the subscriptions (a merge moved the paid one, the later expiry won)
+    now = datetime.now(UTC)
+    stored_subscriptions = {
+        # The API shows times to the millisecond, and the model knows them from the API.
+        user_id: expires.replace(microsecond=expires.microsecond // 1000 * 1000)
+        for user_id, plan, expires in Subscription.objects.filter(user_id__in=model).values_list(
+            "user_id", "plan__code", "expires_at"
+        )
+        if plan != "free" and expires > now
+    }
+    modelled = {
+        pk: account.subscription_expires for pk, account in model.items() if account.subscription_expires
+    }
+    assert stored_subscriptions == modelled, f"seed {SEED}: subscriptions differ from the model"
     assert [(r.invariant, r.detail) for r in ledger_check_run() if not r.ok] == [], f"seed {SEED}"
     assert len(history) >= CLIENTS * 10

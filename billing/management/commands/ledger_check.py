@@ -2,7 +2,7 @@ import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import connection
+from django.db import connection, transaction
 
 from billing.checks import ledger_check_run
 
@@ -16,10 +16,15 @@ class Command(BaseCommand):
         parser.add_argument("--hold-grace-seconds", type=int, default=120)
 
     def handle(self, *args, hold_grace_seconds: int, **options):
-        with connection.cursor() as cursor:
-            # A whole-database check may outlast the web statement timeout.
-            cursor.execute("SET statement_timeout = %s", [settings.MAINTENANCE_STATEMENT_TIMEOUT_MS])
-        results = ledger_check_run(hold_grace_seconds=hold_grace_seconds)
+        # A whole-database check may outlast the web statement timeout. SET LOCAL (set_config(..., true))
+        # in one read-only transaction: behind a transaction-pooling pgbouncer a session-level SET
+        # would stay on the server session and reach other clients.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [str(settings.MAINTENANCE_STATEMENT_TIMEOUT_MS)],
+            )
+            results = ledger_check_run(hold_grace_seconds=hold_grace_seconds)
         for result in results:
             mark = "ok  " if result.ok else "FAIL"
             self.stdout.write(f"{mark} {result.invariant}" + (f": {result.detail}" if result.detail else ""))

@@ -27,7 +27,7 @@ def build(now):
     revenue: dict[str, dict] = defaultdict(lambda: defaultdict(lambda: ZERO))
     topups: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
-        if row["type"] == EntryType.TOPUP:
+        if row["type"] == EntryType.TOPUP or row.get("cash_out"):
             topups[row["currency"]] += row["total"]
         else:
             # Charges are negative on the user's side: revenue is the other side of the entry.

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ops import services
 from ops.errors import OpsError
-from ops.locks import leader_lock
+from ops.locks import leader_lock, lease_seconds
 from ops.retention import RETENTION_POLICIES, retention_policy_get
 
 
@@ -35,7 +35,9 @@ class Command(BaseCommand):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         # The same lock as the scheduled task: a manual run and the nightly one never overlap.
-        with leader_lock("ops.retention_cleanup") as acquired:
+        # A run by hand may have a longer budget than a task's lease.
+        ttl = max(lease_seconds(), (options["max_seconds"] or 0) + 60)
+        with leader_lock("ops.retention_cleanup", ttl_seconds=ttl) as acquired:
             if not acquired:
                 raise CommandError("A retention cleanup is already running elsewhere.")
             runs = services.retention_cleanup_run(
