@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AssistantsConfig(AppConfig):
     name = "assistants"
-    verbose_name = "Assistants"
+    verbose_name = _("Assistants")
 
     def ready(self) -> None:
         from accounts import events

@@ -15,31 +15,39 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Account(models.Model):
     class Kind(models.TextChoices):
-        USER = "user", "user"
-        PAYMENTS = "payments", "payments received"
-        REVENUE = "revenue", "revenue"
-        BONUSES = "bonuses", "welcome bonuses"
-        REFERRAL_REWARDS = "referral_rewards", "referral rewards"
-        PROMO = "promo", "promo codes"
-        ADJUSTMENTS = "adjustments", "manual adjustments"
-        MERGE_CLEARING = "merge_clearing", "merge clearing"
+        USER = "user", _("user")
+        PAYMENTS = "payments", _("payments received")
+        REVENUE = "revenue", _("revenue")
+        BONUSES = "bonuses", _("welcome bonuses")
+        REFERRAL_REWARDS = "referral_rewards", _("referral rewards")
+        PROMO = "promo", _("promo codes")
+        ADJUSTMENTS = "adjustments", _("manual adjustments")
+        MERGE_CLEARING = "merge_clearing", _("merge clearing")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.USER)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.USER, verbose_name=_("kind"))
     owner = models.ForeignKey(
-        "accounts.EndUser", null=True, blank=True, on_delete=models.PROTECT, related_name="billing_accounts"
+        "accounts.EndUser",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="billing_accounts",
+        verbose_name=_("owner"),
     )
-    currency = models.CharField(max_length=8)
-    balance = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    held = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    balance = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("balance"))
+    held = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("held"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("accounts")
+        verbose_name = _("account")
         db_table = "billing_account"
         permissions = [
             ("adjust_above_limit", "Can adjust a balance by more than SUPPORT_ADJUSTMENT_LIMIT"),
@@ -75,15 +83,15 @@ class Account(models.Model):
 
 
 class EntryType(models.IntegerChoices):
-    TOPUP = 1, "topup"
-    CHARGE = 2, "charge"
-    REFUND = 3, "refund"
-    BONUS = 4, "bonus"
-    REFERRAL_REWARD = 5, "referral_reward"
-    PROMO = 6, "promo"
-    ADJUSTMENT = 7, "adjustment"
-    SUBSCRIPTION = 8, "subscription"
-    MERGE = 9, "merge"
+    TOPUP = 1, _("topup")
+    CHARGE = 2, _("charge")
+    REFUND = 3, _("refund")
+    BONUS = 4, _("bonus")
+    REFERRAL_REWARD = 5, _("referral_reward")
+    PROMO = 6, _("promo")
+    ADJUSTMENT = 7, _("adjustment")
+    SUBSCRIPTION = 8, _("subscription")
+    MERGE = 9, _("merge")
 
 
 # Movements that must happen at most once per reference (invariant 4 and the one-time grants).
@@ -102,18 +110,27 @@ ONCE_PER_REFERENCE_TYPES = [
 class LedgerEntry(models.Model):
     """Append-only: a database trigger refuses UPDATE and DELETE (invariant 7)."""
 
-    type = models.PositiveSmallIntegerField(choices=EntryType.choices)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
-    counter_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="counter_entries")
-    currency = models.CharField(max_length=8)
-    amount = models.DecimalField(**MONEY)
-    balance_after = models.DecimalField(**MONEY)
-    reference = models.CharField(max_length=64, blank=True, default="")
-    description = models.CharField(max_length=255, blank=True, default="")
-    operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    type = models.PositiveSmallIntegerField(choices=EntryType.choices, verbose_name=_("type"))
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    counter_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="counter_entries", verbose_name=_("counter account")
+    )
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    balance_after = models.DecimalField(**MONEY, verbose_name=_("balance after"))
+    reference = models.CharField(max_length=64, blank=True, default="", verbose_name=_("reference"))
+    description = models.CharField(max_length=255, blank=True, default="", verbose_name=_("description"))
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("operator"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         db_table = "billing_ledger_entry"
@@ -121,8 +138,8 @@ class LedgerEntry(models.Model):
             ("export_ledgerentry", "Can export ledger entries"),
             ("view_revenue", "Can see revenue and top spenders"),
         ]
-        verbose_name = "ledger entry"
-        verbose_name_plural = "ledger entries"
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
         constraints = [
             models.CheckConstraint(name="ledger_entry_amount_not_zero", condition=~Q(amount=0)),
             models.CheckConstraint(
@@ -148,21 +165,27 @@ class Hold(models.Model):
     """Money reserved on a user's account for a paid job; resolved exactly once."""
 
     class Status(models.TextChoices):
-        OPEN = "open"
-        CAPTURED = "captured"
-        RELEASED = "released"
-        EXPIRED = "expired"
+        OPEN = "open", _("open")
+        CAPTURED = "captured", _("captured")
+        RELEASED = "released", _("released")
+        EXPIRED = "expired", _("expired")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
-    amount = models.DecimalField(**MONEY)
-    captured_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    reference = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="holds", verbose_name=_("account")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    captured_amount = models.DecimalField(**MONEY, null=True, blank=True, verbose_name=_("captured amount"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
+    reference = models.CharField(max_length=64, verbose_name=_("reference"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
+        verbose_name_plural = _("holds")
+        verbose_name = _("hold")
         db_table = "billing_hold"
         constraints = [
             models.CheckConstraint(name="hold_amount_positive", condition=Q(amount__gt=0)),
@@ -188,15 +211,19 @@ class Hold(models.Model):
 class IdempotencyRecord(models.Model):
     """The first decided response to a request with an Idempotency-Key, replayed for repeats."""
 
-    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", on_delete=models.CASCADE, related_name="+", verbose_name=_("api key")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    request_fingerprint = models.CharField(max_length=64, verbose_name=_("request fingerprint"))
+    status_code = models.PositiveSmallIntegerField(null=True, verbose_name=_("status code"))
     # The exact bytes sent the first time (jsonb would reorder keys), so replays are byte-identical.
-    response_body = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    response_body = models.TextField(blank=True, default="", verbose_name=_("response body"))
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("idempotency records")
+        verbose_name = _("idempotency record")
         db_table = "billing_idempotency_record"
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_once_per_client")
@@ -207,17 +234,19 @@ class IdempotencyRecord(models.Model):
 
 
 class Plan(models.Model):
-    code = models.SlugField(max_length=32, unique=True)
-    name = models.CharField(max_length=100)
-    price = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    currency = models.CharField(max_length=8, default="RUB")
-    period_days = models.PositiveIntegerField(default=30)
+    code = models.SlugField(max_length=32, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    price = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("price"))
+    currency = models.CharField(max_length=8, default="RUB", verbose_name=_("currency"))
+    period_days = models.PositiveIntegerField(default=30, verbose_name=_("period days"))
     # {"per_minute": int|null, "concurrent": int|null, "per_day": int|null}; null means unlimited.
-    limits = models.JSONField(default=dict, blank=True)
-    is_active = models.BooleanField(default=True)
-    sort_order = models.PositiveSmallIntegerField(default=0)
+    limits = models.JSONField(default=dict, blank=True, verbose_name=_("limits"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("sort order"))
 
     class Meta:
+        verbose_name_plural = _("plans")
+        verbose_name = _("plan")
         db_table = "billing_plan"
         ordering = ["sort_order", "code"]
         constraints = [models.CheckConstraint(name="plan_price_not_negative", condition=Q(price__gte=0))]
@@ -229,18 +258,29 @@ class Plan(models.Model):
 class Subscription(models.Model):
     """A user's current plan; a user without a row (or with an expired one) is on `free`."""
 
-    user = models.OneToOneField("accounts.EndUser", on_delete=models.PROTECT, related_name="subscription")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
-    started_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    auto_renew = models.BooleanField(default=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    user = models.OneToOneField(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="subscription", verbose_name=_("user")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="subscriptions", verbose_name=_("plan")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    auto_renew = models.BooleanField(default=False, verbose_name=_("auto renew"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # The key that bought the current plan: its webhook hears of renewals and expiry (bot-api.md, events).
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("api key"),
     )
 
     class Meta:
+        verbose_name_plural = _("subscriptions")
+        verbose_name = _("subscription")
         db_table = "billing_subscription"
         indexes = [
             models.Index(
@@ -263,33 +303,50 @@ class Payment(models.Model):
         TELEGRAM_STARS = "telegram_stars", "Telegram Stars"
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SUCCEEDED = "succeeded"
-        CANCELED = "canceled"
+        PENDING = "pending", _("pending")
+        SUCCEEDED = "succeeded", _("succeeded")
+        CANCELED = "canceled", _("canceled")
 
-    user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="payments")
-    provider = models.CharField(max_length=20, choices=Provider.choices)
+    user = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="payments", verbose_name=_("user")
+    )
+    provider = models.CharField(max_length=20, choices=Provider.choices, verbose_name=_("provider"))
     # NULL while the provider has not answered yet (the intent is committed before the provider is
     # called); NULLs never collide in the unique (provider, provider_payment_id) constraint, '' would.
-    provider_payment_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    provider_payment_id = models.CharField(  # noqa: DJ001
+        max_length=128, null=True, blank=True, verbose_name=_("provider payment id")
+    )
     # The Idempotence-Key sent to the provider; a retried request finds its intent by it.
-    provider_idempotence_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8)
-    confirmation_url = models.URLField(max_length=500, blank=True, default="")
+    provider_idempotence_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, verbose_name=_("provider idempotence key")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    confirmation_url = models.URLField(
+        max_length=500, blank=True, default="", verbose_name=_("confirmation url")
+    )
     # What the provider knows beyond our columns (Stars: total_amount, invoice_payload).
-    details = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
     # What pending and succeeded refunds have taken of it; a conditional UPDATE keeps it within `amount`.
-    refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("refunded amount"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     # The key that created the payment: its webhook hears of success or cancelation (bot-api.md, events).
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("api key"),
     )
 
     class Meta:
+        verbose_name_plural = _("payments")
+        verbose_name = _("payment")
         db_table = "billing_payment"
         permissions = [
             ("export_payment", "Can export payments"),
@@ -326,30 +383,41 @@ class ProviderEvent(models.Model):
     """Inbox of every provider notification received, stored before it is processed (audit)."""
 
     class Outcome(models.TextChoices):
-        RECEIVED = "received", "received, not processed yet"
-        CREDITED = "credited"
-        CANCELED = "canceled"
-        REFUNDED = "refunded"
-        DUPLICATE = "duplicate", "duplicate (already applied)"
-        IGNORED = "ignored"
-        MISMATCH = "mismatch", "amount or currency mismatch"
-        UNKNOWN_PAYMENT = "unknown_payment", "unknown payment"
-        MALFORMED = "malformed"
+        RECEIVED = "received", _("received, not processed yet")
+        CREDITED = "credited", _("credited")
+        CANCELED = "canceled", _("canceled")
+        REFUNDED = "refunded", _("refunded")
+        DUPLICATE = "duplicate", _("duplicate (already applied)")
+        IGNORED = "ignored", _("ignored")
+        MISMATCH = "mismatch", _("amount or currency mismatch")
+        UNKNOWN_PAYMENT = "unknown_payment", _("unknown payment")
+        MALFORMED = "malformed", _("malformed")
 
-    provider = models.CharField(max_length=20, choices=Payment.Provider.choices)
-    event_type = models.CharField(max_length=64, blank=True, default="")
-    provider_payment_id = models.CharField(max_length=128, blank=True, default="")
-    payment = models.ForeignKey(
-        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="provider_events"
+    provider = models.CharField(max_length=20, choices=Payment.Provider.choices, verbose_name=_("provider"))
+    event_type = models.CharField(max_length=64, blank=True, default="", verbose_name=_("event type"))
+    provider_payment_id = models.CharField(
+        max_length=128, blank=True, default="", verbose_name=_("provider payment id")
     )
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED)
-    detail = models.CharField(max_length=255, blank=True, default="")
-    body = models.TextField()
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    payment = models.ForeignKey(
+        Payment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="provider_events",
+        verbose_name=_("payment"),
+    )
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED, verbose_name=_("outcome")
+    )
+    detail = models.CharField(max_length=255, blank=True, default="", verbose_name=_("detail"))
+    body = models.TextField(verbose_name=_("body"))
+    remote_addr = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("remote addr"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
+        verbose_name_plural = _("provider events")
+        verbose_name = _("provider event")
         db_table = "billing_provider_event"
         indexes = [
             models.Index(fields=["received_at"], name="provider_event_received_idx"),
@@ -367,14 +435,22 @@ class ProviderEvent(models.Model):
 class ReferralReward(models.Model):
     """The referrer's share of one succeeded top-up of a referred user; at most one per payment."""
 
-    referrer = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
-    referred = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
-    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="referral_reward")
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8)
-    created_at = models.DateTimeField(auto_now_add=True)
+    referrer = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="+", verbose_name=_("referrer")
+    )
+    referred = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="+", verbose_name=_("referred")
+    )
+    payment = models.OneToOneField(
+        Payment, on_delete=models.PROTECT, related_name="referral_reward", verbose_name=_("payment")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("referral rewards")
+        verbose_name = _("referral reward")
         db_table = "billing_referral_reward"
         constraints = [models.CheckConstraint(name="referral_reward_positive", condition=Q(amount__gt=0))]
         indexes = [models.Index(fields=["referrer", "referred"], name="referral_reward_pair_idx")]
@@ -385,21 +461,39 @@ class ReferralReward(models.Model):
 
 class PromoCode(models.Model):
     code = models.CharField(
-        max_length=32, unique=True, help_text="Stored upper-case; redeemed case-insensitively."
+        max_length=32,
+        unique=True,
+        help_text=_("Stored upper-case; redeemed case-insensitively."),
+        verbose_name=_("code"),
     )
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8, default="RUB")
-    expires_at = models.DateTimeField(null=True, blank=True)
-    max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="Empty means unlimited.")
-    used_count = models.PositiveIntegerField(default=0)
-    is_active = models.BooleanField(default=True)
-    batch = models.CharField(max_length=64, blank=True, default="", help_text="Label of a generated batch.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=8, default="RUB", verbose_name=_("currency"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Empty means unlimited."), verbose_name=_("max uses")
+    )
+    used_count = models.PositiveIntegerField(default=0, verbose_name=_("used count"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    batch = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Label of a generated batch."),
+        verbose_name=_("batch"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
+        verbose_name_plural = _("promo codes")
+        verbose_name = _("promo code")
         db_table = "billing_promo_code"
         permissions = [
             ("export_promocode", "Can export promo codes"),
@@ -425,15 +519,21 @@ class PromoRedemption(models.Model):
     """One user's use of a promo code. Rows stay on the user who redeemed (the ledger names them); after a
     merge, the code counts as redeemed for the person through `merged_into`."""
 
-    promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemptions")
-    user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
-    amount = models.DecimalField(**MONEY)
+    promo = models.ForeignKey(
+        PromoCode, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("promo")
+    )
+    user = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
     # Both identities of one person had redeemed the code before they were merged: the credit stays
     # (it was granted in good faith and may be spent), and operators see it flagged.
-    merged_duplicate = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    merged_duplicate = models.BooleanField(default=False, verbose_name=_("merged duplicate"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("promo redemptions")
+        verbose_name = _("promo redemption")
         db_table = "billing_promo_redemption"
         constraints = [models.UniqueConstraint(fields=["promo", "user"], name="promo_once_per_user")]
 
@@ -452,32 +552,54 @@ class Refund(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        PENDING = "pending", _("pending")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
 
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    provider = models.CharField(max_length=20, choices=Payment.Provider.choices)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    provider = models.CharField(max_length=20, choices=Payment.Provider.choices, verbose_name=_("provider"))
     # YooKassa's refund id; NULL for Telegram Stars and while YooKassa has not answered yet.
-    provider_refund_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
-    provider_idempotence_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    reason = models.CharField(max_length=255, blank=True, default="")
-    error_message = models.CharField(max_length=500, blank=True, default="")
-    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    provider_refund_id = models.CharField(  # noqa: DJ001
+        max_length=128, null=True, blank=True, verbose_name=_("provider refund id")
+    )
+    provider_idempotence_key = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, verbose_name=_("provider idempotence key")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    reason = models.CharField(max_length=255, blank=True, default="", verbose_name=_("reason"))
+    error_message = models.CharField(max_length=500, blank=True, default="", verbose_name=_("error message"))
+    hold = models.OneToOneField(
+        Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("hold")
+    )
     # The API key that asked for it: where its `refund.succeeded` event goes.
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("api key"),
     )
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("operator"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
 
     class Meta:
+        verbose_name_plural = _("refunds")
+        verbose_name = _("refund")
         db_table = "billing_refund"
         permissions = [("issue_refund", "Can refund payments and generations")]
         constraints = [
@@ -508,20 +630,36 @@ class ChargeRefund(models.Model):
     billing knows nothing of jobs: it refunds the hold named `generation:<id>` by its id.
     """
 
-    hold = models.OneToOneField(Hold, on_delete=models.PROTECT, related_name="charge_refund")
-    user = models.ForeignKey("accounts.EndUser", on_delete=models.PROTECT, related_name="+")
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8)
-    reason = models.CharField(max_length=255, blank=True, default="")
+    hold = models.OneToOneField(
+        Hold, on_delete=models.PROTECT, related_name="charge_refund", verbose_name=_("hold")
+    )
+    user = models.ForeignKey(
+        "accounts.EndUser", on_delete=models.PROTECT, related_name="+", verbose_name=_("user")
+    )
+    amount = models.DecimalField(**MONEY, verbose_name=_("amount"))
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    reason = models.CharField(max_length=255, blank=True, default="", verbose_name=_("reason"))
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("api key"),
     )
     operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("operator"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("charge refunds")
+        verbose_name = _("charge refund")
         db_table = "billing_charge_refund"
         constraints = [models.CheckConstraint(name="charge_refund_positive", condition=Q(amount__gt=0))]
         indexes = [models.Index(fields=["created_at"], name="charge_refund_created_idx")]

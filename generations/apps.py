@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GenerationsConfig(AppConfig):
     name = "generations"
-    verbose_name = "Generations"
+    verbose_name = _("Generations")
 
     def ready(self) -> None:
         from accounts import events

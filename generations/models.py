@@ -10,6 +10,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 PROMPT_MAX_LENGTH = 1000
@@ -23,26 +24,31 @@ class AIModel(models.Model):
     """A model the bots sell (flux-2-pro, kling...). Never deleted once used: switch `is_active` off."""
 
     class Category(models.TextChoices):
-        IMAGE = "image"
-        VIDEO = "video"
-        AUDIO = "audio"
-        TEXT = "text"
+        IMAGE = "image", _("image")
+        VIDEO = "video", _("video")
+        AUDIO = "audio", _("audio")
+        TEXT = "text", _("text")
 
-    code = models.SlugField(max_length=64, unique=True, help_text="What bots send as `model`.")
-    name = models.CharField(max_length=128)
-    category = models.CharField(max_length=8, choices=Category.choices)
-    provider = models.CharField(max_length=64, help_text="Who runs it, e.g. bfl, replicate, kling.")
-    price = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    currency = models.CharField(max_length=8, default="RUB")
-    is_free = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
-    sort_order = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    code = models.SlugField(
+        max_length=64, unique=True, help_text=_("What bots send as `model`."), verbose_name=_("code")
+    )
+    name = models.CharField(max_length=128, verbose_name=_("name"))
+    category = models.CharField(max_length=8, choices=Category.choices, verbose_name=_("category"))
+    provider = models.CharField(
+        max_length=64, help_text=_("Who runs it, e.g. bfl, replicate, kling."), verbose_name=_("provider")
+    )
+    price = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("price"))
+    currency = models.CharField(max_length=8, default="RUB", verbose_name=_("currency"))
+    is_free = models.BooleanField(default=False, verbose_name=_("is free"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    sort_order = models.PositiveSmallIntegerField(default=0, verbose_name=_("sort order"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name_plural = _("AI models")
         db_table = "generations_model"
-        verbose_name = "AI model"
+        verbose_name = _("AI model")
         ordering = ["sort_order", "code"]
         constraints = [
             # A free model costs nothing and a paid one costs something: no "paid at 0.00" ambiguity.
@@ -60,41 +66,65 @@ class Generation(models.Model):
     """One paid (or free) AI job and its state machine: pending -> processing -> a final status."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PROCESSING = "processing"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        TIMEOUT = "timeout"
-        CANCELED = "canceled"
+        PENDING = "pending", _("pending")
+        PROCESSING = "processing", _("processing")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        TIMEOUT = "timeout", _("timeout")
+        CANCELED = "canceled", _("canceled")
 
     # Indexed by (user, -id) and (user, created_at) below; a plain FK index would only cost writes.
     user = models.ForeignKey(
-        "accounts.EndUser", on_delete=models.PROTECT, related_name="generations", db_index=False
+        "accounts.EndUser",
+        on_delete=models.PROTECT,
+        related_name="generations",
+        db_index=False,
+        verbose_name=_("user"),
     )
-    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="generations")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="")
-    parameters = models.JSONField(default=dict, blank=True)
-    cost = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=8)
-    is_free = models.BooleanField(default=False)
+    model = models.ForeignKey(
+        AIModel, on_delete=models.PROTECT, related_name="generations", verbose_name=_("model")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="", verbose_name=_("prompt"))
+    parameters = models.JSONField(default=dict, blank=True, verbose_name=_("parameters"))
+    cost = models.DecimalField(**MONEY, verbose_name=_("cost"))
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    is_free = models.BooleanField(default=False, verbose_name=_("is free"))
     # billing's Hold id (reference "generation:<id>"); null for free jobs.
-    hold_id = models.BigIntegerField(null=True, blank=True)
-    task_id = models.CharField(max_length=TASK_ID_MAX_LENGTH, blank=True, default="")
-    result_url = models.CharField(max_length=URL_MAX_LENGTH, blank=True, default="")
-    error_code = models.CharField(max_length=ERROR_CODE_MAX_LENGTH, blank=True, default="")
-    error_message = models.CharField(max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="")
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    hold_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("hold id"))
+    task_id = models.CharField(
+        max_length=TASK_ID_MAX_LENGTH, blank=True, default="", verbose_name=_("task id")
+    )
+    result_url = models.CharField(
+        max_length=URL_MAX_LENGTH, blank=True, default="", verbose_name=_("result url")
+    )
+    error_code = models.CharField(
+        max_length=ERROR_CODE_MAX_LENGTH, blank=True, default="", verbose_name=_("error code")
+    )
+    error_message = models.CharField(
+        max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="", verbose_name=_("error message")
+    )
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration ms"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     # The key that created the job: its webhook hears of a timeout (bot-api.md, events). Not indexed: an
     # index would cost every job's INSERT, and API keys are revoked, not deleted (deleting one scans).
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("api key"),
     )
 
     class Meta:
+        verbose_name_plural = _("generations")
+        verbose_name = _("generation")
         db_table = "generations_generation"
         permissions = [("export_generation", "Can export generations")]
         constraints = [
@@ -157,15 +187,21 @@ class Project(models.Model):
     """A user's folder of generations. `items_count`/`last_item_at` are kept by `project_item_add`."""
 
     user = models.ForeignKey(
-        "accounts.EndUser", on_delete=models.PROTECT, related_name="projects", db_index=False
+        "accounts.EndUser",
+        on_delete=models.PROTECT,
+        related_name="projects",
+        db_index=False,
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=200)
-    description = models.CharField(max_length=2000, blank=True, default="")
-    items_count = models.PositiveIntegerField(default=0)
-    last_item_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.CharField(max_length=2000, blank=True, default="", verbose_name=_("description"))
+    items_count = models.PositiveIntegerField(default=0, verbose_name=_("items count"))
+    last_item_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last item at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("projects")
+        verbose_name = _("project")
         db_table = "generations_project"
         indexes = [models.Index(fields=["user", "-id"], name="project_user_id_idx")]
 
@@ -176,7 +212,9 @@ class Project(models.Model):
 class ProjectItem(models.Model):
     """One entry of a project's history: a generation of this app, or a result made elsewhere."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False, verbose_name=_("project")
+    )
     generation = models.ForeignKey(
         Generation,
         null=True,
@@ -184,14 +222,17 @@ class ProjectItem(models.Model):
         on_delete=models.PROTECT,
         related_name="project_items",
         db_index=False,
+        verbose_name=_("generation"),
     )
-    model_code = models.CharField(max_length=64, blank=True, default="")
-    inputs = models.JSONField(default=dict, blank=True)
-    outputs = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=20, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    model_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("model code"))
+    inputs = models.JSONField(default=dict, blank=True, verbose_name=_("inputs"))
+    outputs = models.JSONField(default=dict, blank=True, verbose_name=_("outputs"))
+    status = models.CharField(max_length=20, blank=True, default="", verbose_name=_("status"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("project items")
+        verbose_name = _("project item")
         db_table = "generations_project_item"
         indexes = [
             models.Index(fields=["project", "-id"], name="project_item_project_id_idx"),
@@ -216,18 +257,24 @@ class ProviderLog(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        verbose_name=_("user"),
     )
     # The code as the bot sent it: logs may name models that the catalog does not (yet) list.
-    model_code = models.CharField(max_length=64, blank=True, default="")
-    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="")
-    result_url = models.CharField(max_length=URL_MAX_LENGTH, blank=True, default="")
-    error_message = models.CharField(max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="")
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    model_code = models.CharField(max_length=64, blank=True, default="", verbose_name=_("model code"))
+    prompt = models.CharField(max_length=PROMPT_MAX_LENGTH, blank=True, default="", verbose_name=_("prompt"))
+    result_url = models.CharField(
+        max_length=URL_MAX_LENGTH, blank=True, default="", verbose_name=_("result url")
+    )
+    error_message = models.CharField(
+        max_length=ERROR_MESSAGE_MAX_LENGTH, blank=True, default="", verbose_name=_("error message")
+    )
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration ms"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("provider logs")
         db_table = "generations_provider_log"
-        verbose_name = "provider log"
+        verbose_name = _("provider log")
         indexes = [
             # Retention deletes by age and the admin lists newest first; user lookups for merges.
             models.Index(fields=["created_at"], name="provider_log_created_idx"),
@@ -241,24 +288,26 @@ class ProviderLog(models.Model):
 class UsageDaily(models.Model):
     """Per day (UTC) and model: what the generations did. Survives the raw logs' retention."""
 
-    day = models.DateField()
-    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="usage_days")
-    currency = models.CharField(max_length=8)
-    total = models.PositiveIntegerField(default=0)
-    pending = models.PositiveIntegerField(default=0)
-    processing = models.PositiveIntegerField(default=0)
-    succeeded = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    timeout = models.PositiveIntegerField(default=0)
-    canceled = models.PositiveIntegerField(default=0)
-    revenue = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    mean_duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    computed_at = models.DateTimeField(auto_now=True)
+    day = models.DateField(verbose_name=_("day"))
+    model = models.ForeignKey(
+        AIModel, on_delete=models.PROTECT, related_name="usage_days", verbose_name=_("model")
+    )
+    currency = models.CharField(max_length=8, verbose_name=_("currency"))
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    pending = models.PositiveIntegerField(default=0, verbose_name=_("pending"))
+    processing = models.PositiveIntegerField(default=0, verbose_name=_("processing"))
+    succeeded = models.PositiveIntegerField(default=0, verbose_name=_("succeeded"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
+    timeout = models.PositiveIntegerField(default=0, verbose_name=_("timeout"))
+    canceled = models.PositiveIntegerField(default=0, verbose_name=_("canceled"))
+    revenue = models.DecimalField(**MONEY, default=Decimal("0.00"), verbose_name=_("revenue"))
+    mean_duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("mean duration ms"))
+    computed_at = models.DateTimeField(auto_now=True, verbose_name=_("computed at"))
 
     class Meta:
         db_table = "generations_usage_daily"
-        verbose_name = "daily usage"
-        verbose_name_plural = "daily usage"
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
         constraints = [
             models.UniqueConstraint(
                 fields=["day", "model", "currency"], name="usage_daily_once_per_day_model"

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 logger = logging.getLogger(__name__)
 SCHEDULE_TABLES = {"django_celery_beat_periodictask", "ops_schedule_sync"}
@@ -12,7 +13,7 @@ SCHEDULE_TABLES = {"django_celery_beat_periodictask", "ops_schedule_sync"}
 
 class OpsConfig(AppConfig):
     name = "ops"
-    verbose_name = "Operations"
+    verbose_name = _("Operations")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -3,6 +3,7 @@
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 DEBUG_LOG_MESSAGE_MAX = 1000
 
@@ -12,23 +13,23 @@ class DebugLog(models.Model):
 
     class Level(models.IntegerChoices):
         # Python's logging numbers, so a record's levelno is stored as it is.
-        DEBUG = 10, "debug"
-        INFO = 20, "info"
-        WARNING = 30, "warning"
-        ERROR = 40, "error"
-        CRITICAL = 50, "critical"
+        DEBUG = 10, _("debug")
+        INFO = 20, _("info")
+        WARNING = 30, _("warning")
+        ERROR = 40, _("error")
+        CRITICAL = 50, _("critical")
 
-    created_at = models.DateTimeField(default=timezone.now)
-    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    level = models.PositiveSmallIntegerField(choices=Level.choices, verbose_name=_("level"))
     # A logger name ("django.request", "ops.slow") or "bot:<API key name>" for entries sent by a bot.
-    source = models.CharField(max_length=100)
-    message = models.CharField(max_length=DEBUG_LOG_MESSAGE_MAX)
-    context = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=100, verbose_name=_("source"))
+    message = models.CharField(max_length=DEBUG_LOG_MESSAGE_MAX, verbose_name=_("message"))
+    context = models.JSONField(default=dict, blank=True, verbose_name=_("context"))
 
     class Meta:
         db_table = "ops_debug_log"
-        verbose_name = "debug log entry"
-        verbose_name_plural = "debug log"
+        verbose_name = _("debug log entry")
+        verbose_name_plural = _("debug log")
         # created_at serves retention (range delete) and the admin's date filter.
         indexes = [models.Index(fields=["created_at"], name="debug_log_created_at_idx")]
         constraints = [
@@ -42,21 +43,22 @@ class DebugLog(models.Model):
 class RetentionRun(models.Model):
     """One retention policy applied once: what was removed, how long it took, whether it finished."""
 
-    policy = models.CharField(max_length=64)
-    table = models.CharField(max_length=128)
-    cutoff = models.DateTimeField(help_text="Rows older than this were expired.")
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    rows_deleted = models.BigIntegerField(default=0)
-    batches = models.PositiveIntegerField(default=0)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    policy = models.CharField(max_length=64, verbose_name=_("policy"))
+    table = models.CharField(max_length=128, verbose_name=_("table"))
+    cutoff = models.DateTimeField(help_text=_("Rows older than this were expired."), verbose_name=_("cutoff"))
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    rows_deleted = models.BigIntegerField(default=0, verbose_name=_("rows deleted"))
+    batches = models.PositiveIntegerField(default=0, verbose_name=_("batches"))
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("duration ms"))
     # False when the run stopped at its time budget (the next run continues) or failed.
-    complete = models.BooleanField(default=False)
-    error = models.TextField(blank=True, default="")
+    complete = models.BooleanField(default=False, verbose_name=_("complete"))
+    error = models.TextField(blank=True, default="", verbose_name=_("error"))
 
     class Meta:
+        verbose_name_plural = _("retention runs")
         db_table = "ops_retention_run"
-        verbose_name = "retention run"
+        verbose_name = _("retention run")
         indexes = [models.Index(fields=["started_at"], name="retention_run_started_at_idx")]
 
     def __str__(self) -> str:
@@ -67,19 +69,20 @@ class LedgerCheckRun(models.Model):
     """One run of billing's `ledger_check` command by the scheduler; a failure is also a debug-log error."""
 
     class Status(models.TextChoices):
-        PASSED = "passed"
-        FAILED = "failed"  # the command exited 1: a money invariant does not hold
-        ERROR = "error"  # the command could not run (not installed, crashed)
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")  # the command exited 1: a money invariant does not hold
+        ERROR = "error", _("error")  # the command could not run (not installed, crashed)
 
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices)
-    exit_code = models.SmallIntegerField(null=True, blank=True)
-    output = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    status = models.CharField(max_length=8, choices=Status.choices, verbose_name=_("status"))
+    exit_code = models.SmallIntegerField(null=True, blank=True, verbose_name=_("exit code"))
+    output = models.TextField(blank=True, default="", verbose_name=_("output"))
 
     class Meta:
+        verbose_name_plural = _("ledger check runs")
         db_table = "ops_ledger_check_run"
-        verbose_name = "ledger check run"
+        verbose_name = _("ledger check run")
         indexes = [models.Index(fields=["started_at"], name="ledger_check_started_at_idx")]
 
     def __str__(self) -> str:
@@ -89,15 +92,16 @@ class LedgerCheckRun(models.Model):
 class DbSizeSnapshot(models.Model):
     """The database's size once a day; growth per day and the budget projection come from these."""
 
-    taken_on = models.DateField(unique=True)
-    taken_at = models.DateTimeField(default=timezone.now)
-    database_bytes = models.BigIntegerField()
+    taken_on = models.DateField(unique=True, verbose_name=_("taken on"))
+    taken_at = models.DateTimeField(default=timezone.now, verbose_name=_("taken at"))
+    database_bytes = models.BigIntegerField(verbose_name=_("database bytes"))
     # {table name: total bytes with indexes and TOAST}, to see later which table grew.
-    tables = models.JSONField(default=dict, blank=True)
+    tables = models.JSONField(default=dict, blank=True, verbose_name=_("tables"))
 
     class Meta:
+        verbose_name_plural = _("database size snapshots")
         db_table = "ops_db_size_snapshot"
-        verbose_name = "database size snapshot"
+        verbose_name = _("database size snapshot")
         ordering = ("-taken_on",)
 
     def __str__(self) -> str:
@@ -109,8 +113,8 @@ class DbSizeReport(DbSizeSnapshot):
 
     class Meta:
         proxy = True
-        verbose_name = "database size"
-        verbose_name_plural = "database size"
+        verbose_name = _("database size")
+        verbose_name_plural = _("database size")
 
 
 class ScheduleSync(models.Model):
@@ -120,13 +124,14 @@ class ScheduleSync(models.Model):
     one that differs was edited in the admin and is left alone.
     """
 
-    name = models.CharField(max_length=200, unique=True)
-    definition = models.JSONField()
-    synced_at = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    definition = models.JSONField(verbose_name=_("definition"))
+    synced_at = models.DateTimeField(default=timezone.now, verbose_name=_("synced at"))
 
     class Meta:
+        verbose_name_plural = _("schedule sync records")
         db_table = "ops_schedule_sync"
-        verbose_name = "schedule sync record"
+        verbose_name = _("schedule sync record")
 
     def __str__(self) -> str:
         return self.name
@@ -140,12 +145,14 @@ class LeaderLease(models.Model):
     leaves its row until `expires_at`, after which the next runner takes it over.
     """
 
-    name = models.CharField(max_length=200, primary_key=True)
-    holder = models.CharField(max_length=200)
-    acquired_at = models.DateTimeField()
-    expires_at = models.DateTimeField()
+    name = models.CharField(max_length=200, primary_key=True, verbose_name=_("name"))
+    holder = models.CharField(max_length=200, verbose_name=_("holder"))
+    acquired_at = models.DateTimeField(verbose_name=_("acquired at"))
+    expires_at = models.DateTimeField(verbose_name=_("expires at"))
 
     class Meta:
+        verbose_name_plural = _("leader leases")
+        verbose_name = _("leader lease")
         db_table = "ops_leader_lease"
 
     def __str__(self) -> str:

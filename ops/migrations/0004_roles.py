@@ -21,8 +21,8 @@ class Migration(migrations.Migration):
         ("accounts", "0003_operator_console"),
         ("billing", "0004_operator_console"),
         ("generations", "0003_operator_console"),
-        ("assistants", "0002_document_pending_chunks"),
-        ("ops", "0002_leader_lease"),
+        ("assistants", "0003_operator_console"),
+        ("ops", "0003_operator_console"),
     ]
 
     operations = [migrations.RunPython(sync, migrations.RunPython.noop)]
