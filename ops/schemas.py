@@ -5,7 +5,8 @@ from pydantic import Field, field_validator
 
 from ops.models import DebugLog
 
-LEVELS = {label: value for value, label in DebugLog.Level.choices}
+# The contract's level names are the choices' names: their labels are translated for operators.
+LEVELS = {level.name.lower(): level.value for level in DebugLog.Level}
 
 
 class DebugLogIn(Schema):

@@ -218,3 +218,31 @@ def test_anonymize_needs_the_confirmation(client):
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.username == "keep"
+
+
+def test_refund_from_the_card_above_what_is_left_is_a_form_error_and_writes_nothing(client, operator):
+    from billing.models import Refund
+
+    user = user_create()
+    payment, _ = billing_services.telegram_stars_credit(
+        user=user, charge_id="card-refund-1", total_amount=100, invoice_payload=""
+    )
+    url = f"/admin/billing/payment/{payment.pk}/refund/"
+    card = client.get(f"/admin/accounts/enduser/{user.pk}/change/").content.decode()
+    assert url in card  # the card offers the refund of a succeeded payment
+
+    too_much = client.post(url, {"amount": "100.01", "reason": "asked twice"})
+
+    assert too_much.status_code == 200
+    assert too_much.context["form"].errors
+    assert not Refund.objects.exists()
+
+    partly = client.post(url, {"amount": "40.00", "reason": "partly unhappy"})
+    assert "refunded whole" in str(partly.context["form"].errors["amount"])  # Telegram's rule for Stars
+    assert not Refund.objects.exists()
+
+    done = client.post(url, {"amount": "", "reason": "unhappy"})  # empty: what is left
+    assert done.status_code == 302, done.context["form"].errors
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.reason, refund.operator) == (Decimal("100.00"), "unhappy", operator)
+    assert_ledger_clean()

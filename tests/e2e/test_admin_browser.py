@@ -25,9 +25,14 @@ def shot(browser, name: str) -> str:
 
 
 def wait_for(predicate, *, timeout: float = 15, what: str = "condition"):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except (NoSuchElementException, StaleElementReferenceException):
+            value = None  # the page is being replaced: look again
         if value:
             return value
         time.sleep(0.2)

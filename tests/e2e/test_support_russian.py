@@ -84,14 +84,17 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     assert not browser.find_elements(By.CSS_SELECTOR, "option[value='revoke_keys']")
     shot(browser, "ru-04-api-keys-refused")
 
-    # and the header switches the language to English and back
+    # and the header switches the language to English and back (the page's <html lang> says which)
     browser.get(f"{url}/admin/accounts/enduser/{user.pk}/change/")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru"
     browser.find_element(By.CSS_SELECTOR, "#language-switch button.language-en").click()
     wait_for(
-        lambda: "Balance and subscription" in browser.find_element(By.ID, "user-card").text, what="English"
+        lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", timeout=60, what="en"
     )
+    assert "balance and subscription" in browser.find_element(By.ID, "user-card").text.lower()
     shot(browser, "ru-05-user-card-english")
     browser.find_element(By.CSS_SELECTOR, "#language-switch button.language-ru").click()
     wait_for(
-        lambda: "баланс и подписка" in browser.find_element(By.ID, "user-card").text.lower(), what="Russian"
+        lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru", timeout=60, what="ru"
     )
+    assert "баланс и подписка" in browser.find_element(By.ID, "user-card").text.lower()
