@@ -1,13 +1,15 @@
-"""In-process cost of each middleware and a profile of the two hot calls (part of bench/api_hot_path.py).
+"""What each middleware costs per request, and a profile of the two hot calls (part of bench/api_hot_path.py).
 
-Runs inside Django (the production settings of api_hot_path.py, against its database kept with
---keep-database) through Django's test Client, which runs the full middleware chain but no HTTP server:
-  - each call's CPU time in this process timed with the whole MIDDLEWARE, with each middleware left out in turn, and with none;
-    the cost of a middleware = (whole stack) - (stack without it), median of --repeats runs;
-  - --profile: cProfile of --requests calls of each kind, the top functions by own time.
+Runs inside Django with the settings it is given (api_hot_path.py passes the production settings and
+its database, kept with --keep-database):
+  - each middleware of MIDDLEWARE alone, and the whole stack, around a view that answers a fixed JSON
+    body without touching the database, called with requests shaped like the bot's two calls (the
+    balance GET, the create POST with its JSON body and headers); best of --repeats runs of
+    --requests calls, so the figure is the middleware's own CPU cost, not the machine's noise;
+  - --profile: cProfile of --profile-requests real calls of each kind through Django's test Client
+    (full middleware, the real views and database), the top functions by own time.
 
-    DJANGO_SETTINGS_MODULE=config.settings.production ... .venv/bin/python bench/api_middleware_cost.py \
-        --key <api key> --user <telegram id> [--profile]
+    .venv/bin/python bench/api_middleware_cost.py [--profile --key <api key> --user <telegram id>]
 """
 
 import argparse
@@ -15,7 +17,6 @@ import cProfile
 import io
 import json
 import pstats
-import statistics
 import time
 import uuid
 
@@ -24,88 +25,107 @@ import django
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
+from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
+from django.test import Client, RequestFactory  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
-SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
-SESSION_DEPENDENTS = (
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-)
 BODY = {"model": "flux-2-pro", "prompt": "a red fox in the snow", "parameters": {}}
+HEADERS = {"Authorization": "Bearer bd_" + "x" * 43, "X-Forwarded-Proto": "https"}
 
 
-def make_call(client: Client, call: str, user: str):
+def view(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"currency": "RUB", "balance": "10.00", "held": "0.00", "available": "10.00"})
+
+
+def chain(middleware: list[str]):
+    handler = view
+    for path in reversed(middleware):
+        handler = import_string(path)(handler)
+    return handler
+
+
+def requests_for(call: str):
+    factory = RequestFactory()
     if call == "balance":
-        return lambda: client.get(f"/api/v1/users/{user}/balance")
-    body = json.dumps({"user": user, **BODY})
-    return lambda: client.post(
-        "/api/v1/generations", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+        return lambda: factory.get("/api/v1/users/9200000000/balance", headers=HEADERS, secure=True)
+    body = json.dumps({"user": "9200000000", **BODY})
+    return lambda: factory.post(
+        "/api/v1/generations",
+        body,
+        content_type="application/json",
+        headers={**HEADERS, "Idempotency-Key": uuid.uuid4().hex},
+        secure=True,
     )
 
 
-def per_request_us(middleware: list[str], call: str, options) -> float:
-    with override_settings(MIDDLEWARE=middleware):
-        client = Client(HTTP_AUTHORIZATION=f"Bearer {options.key}", HTTP_X_FORWARDED_PROTO="https")
-        request = make_call(client, call, options.user)
+def best_us(handler, make_request, requests: int, repeats: int) -> float:
+    prepared = [make_request() for _ in range(requests)]
+    best = float("inf")
+    for _ in range(repeats):
+        batch = [make_request() for _ in range(requests)] if best != float("inf") else prepared
+        started = time.perf_counter()
+        for request in batch:
+            handler(request)
+        best = min(best, (time.perf_counter() - started) / requests * 1e6)
+    return best
+
+
+def middleware_costs(options) -> None:
+    full = list(settings.MIDDLEWARE)
+    for call in ("balance", "create"):
+        make_request = requests_for(call)
+        bare = best_us(chain([]), make_request, options.requests, options.repeats)
+        print(f"\n{call}: the view alone {bare:.1f} us (best of {options.repeats} x {options.requests})")
+        print("| middleware | us per request |")
+        print("|---|---:|")
+        total = 0.0
+        session = next(path for path in full if path.endswith(".SessionMiddleware"))
+        for path in full:
+            # Authentication and messages read the session the session middleware attaches.
+            needs = [session] if path.endswith((".AuthenticationMiddleware", ".MessageMiddleware")) else []
+            base = best_us(chain(needs), make_request, options.requests, options.repeats) if needs else bare
+            cost = best_us(chain([*needs, path]), make_request, options.requests, options.repeats) - base
+            total += cost
+            print(f"| {path.rsplit('.', 1)[1]} | {cost:.1f} |")
+        whole = best_us(chain(full), make_request, options.requests, options.repeats) - bare
+        print(f"| sum of the above | {total:.1f} |")
+        print(f"| the whole stack, measured | {whole:.1f} |")
+
+
+def profile(options) -> None:
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {options.key}", HTTP_X_FORWARDED_PROTO="https")
+    body = json.dumps({"user": options.user, **BODY})
+    calls = {
+        "balance": lambda: client.get(f"/api/v1/users/{options.user}/balance"),
+        "create": lambda: client.post(
+            "/api/v1/generations", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+        ),
+    }
+    for call, request in calls.items():
         for _ in range(20):
             assert request().status_code in (200, 201)
-        # CPU time of this process only: waiting for the database (and the other load on a shared
-        # machine) would drown the few microseconds a middleware costs.
-        started = time.process_time()
-        for _ in range(options.requests):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(options.profile_requests):
             request()
-        return (time.process_time() - started) / options.requests * 1e6
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(20)
+        print(f"\nprofile of {options.profile_requests} {call} calls, by own time:\n{out.getvalue()}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--user", required=True)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-requests", type=int, default=300)
+    parser.add_argument("--key", help="an API key of the database (--profile)")
+    parser.add_argument("--user", help="a funded user's Telegram id (--profile)")
     options = parser.parse_args()
-
-    full = list(settings.MIDDLEWARE)
-    variants = {"whole stack": full}
-    for middleware in full:
-        # Authentication and messages need the session: leaving sessions out takes them along.
-        left_out = {middleware, *(SESSION_DEPENDENTS if middleware == SESSION else ())}
-        label = " + ".join(sorted(name.rsplit(".", 1)[1] for name in left_out))
-        variants[f"without {label}"] = [name for name in full if name not in left_out]
-    variants["no middleware"] = []
-    for call in ("balance", "create"):
-        timings = {name: [] for name in variants}
-        for _ in range(options.repeats):  # interleaved, so drift of the machine's load hits all alike
-            for name, middleware in variants.items():
-                timings[name].append(per_request_us(middleware, call, options))
-        whole = statistics.median(timings["whole stack"])
-        print(
-            f"\n{call}: whole stack {whole:.0f} us of CPU per request (median of {options.repeats} x {options.requests})"
-        )
-        print("| middleware | CPU us per request |")
-        print("|---|---:|")
-        for name in variants:
-            if name.startswith("without "):
-                print(f"| {name.removeprefix('without ')} | {whole - statistics.median(timings[name]):.0f} |")
-        print(
-            f"| all of them (whole stack - none) | {whole - statistics.median(timings['no middleware']):.0f} |"
-        )
-
+    middleware_costs(options)
     if options.profile:
-        for call in ("balance", "create"):
-            client = Client(HTTP_AUTHORIZATION=f"Bearer {options.key}", HTTP_X_FORWARDED_PROTO="https")
-            request = make_call(client, call, options.user)
-            for _ in range(20):
-                request()
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for _ in range(options.requests):
-                request()
-            profiler.disable()
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-            print(f"\nprofile of {options.requests} {call} calls, by own time:\n{out.getvalue()}")
+        profile(options)
 
 
 if __name__ == "__main__":

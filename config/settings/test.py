@@ -17,3 +17,6 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise")] 
 # Warnings (slow requests on a busy machine, 5xx) must not add INSERTs to other tests' query counts;
 # the ops tests switch the debug log handler on where they test it.
 DEBUG_LOG_DATABASE = False
+# Every request looks its API key up, so the query counts tests pin do not depend on what an earlier
+# request of the same test cached; the tests of the cache (and of the hot paths' round trips) switch it on.
+API_KEY_CACHE_SECONDS = 0
