@@ -98,7 +98,10 @@ def profile(options) -> None:
     calls = {
         "balance": lambda: client.get(f"/api/v1/users/{options.user}/balance"),
         "create": lambda: client.post(
-            "/api/v1/generations", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex
+            "/api/v1/generations",
+            body,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex,
         ),
     }
     for call, request in calls.items():
