@@ -36,15 +36,13 @@ import time
 import uuid
 from pathlib import Path
 
+from generations_http import database_url, prepare_database, run_python
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 MODEL = "flux-2-pro"
 TELEGRAM_ID_BASE = 9_200_000_000
 CALLS = ("balance", "create")
-
-
-def database_url(name: str) -> str:
-    return f"postgres://botdesk:botdesk@127.0.0.1:5432/{name}"
 
 
 def ensure_wrk() -> str:
@@ -59,14 +57,6 @@ def ensure_wrk() -> str:
         subprocess.run([*apt, "update", "-qq"], check=True)
         subprocess.run([*apt, *lock_wait, "install", "-y", "-qq", "wrk"], check=True)
     return shutil.which("wrk") or sys.exit("wrk is not installed")
-
-
-def recreate_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def app_env(db_name: str) -> dict[str, str]:
@@ -86,27 +76,16 @@ def app_env(db_name: str) -> dict[str, str]:
     }
 
 
-SETUP_SCRIPT = """
-import django, json, sys
+# After generations_http.py's setup (an API key, funded users, the free plan's limits out of reach),
+# statistics: production's autovacuum analyzes long before a table is this big; this server runs
+# without it, and without statistics the planner picks scans no production database would.
+ANALYZE_SCRIPT = """
+import django
 django.setup()
-from decimal import Decimal
-from accounts.services import api_key_create, end_user_upsert
-from billing.models import Account, EntryType, Plan
-from billing.services import credit_grant
-
-users = int(sys.argv[1]); base = int(sys.argv[2])
-_, raw_key = api_key_create(name="bench-hot")
-for index in range(users):
-    user, _ = end_user_upsert(ref=str(base + index), profile={})
-    credit_grant(user=user, amount=Decimal("1000000.00"), currency="RUB", entry_type=EntryType.TOPUP,
-                 counter_kind=Account.Kind.PAYMENTS, reference=f"bench-topup:{user.pk}")
-Plan.objects.filter(code="free").update(limits={"per_minute": 10**9, "concurrent": 10**9, "per_day": 10**9})
-# Production's autovacuum analyzes long before a table is this big; this server runs without it, and
-# without statistics the planner picks scans no production database would.
 from django.db import connection
 with connection.cursor() as cursor:
     cursor.execute("ANALYZE")
-print(json.dumps({"key": raw_key}))
+print("{}")
 """
 
 # One warm call of each kind, then one counted call: every statement Django sends (BEGIN, COMMIT and
@@ -144,18 +123,6 @@ for name, call in calls.items():
                  "pings": len(pings)}
 print(json.dumps(out))
 """
-
-
-def run_python(script: str, env: dict[str, str], *args: str) -> dict:
-    out = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", script, *args],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 LUA = """
@@ -304,11 +271,8 @@ def main() -> None:
     wrk = ensure_wrk()
     env = app_env(options.database)
     print(f"recreating database {options.database}, migrating, {options.users} users ...", flush=True)
-    recreate_database(options.database)
-    subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True
-    )
-    raw_key = run_python(SETUP_SCRIPT, env, str(options.users), str(TELEGRAM_ID_BASE))["key"]
+    raw_key = prepare_database(options.database, env, options.users, TELEGRAM_ID_BASE)
+    run_python(ANALYZE_SCRIPT, env)
     round_trips = run_python(ROUND_TRIPS_SCRIPT, env, raw_key, str(TELEGRAM_ID_BASE + 1), MODEL)
     bare_env = {**os.environ, "BARE_DATABASE_NAME": options.database, "PYTHONPATH": str(ROOT)}
 
