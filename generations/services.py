@@ -58,7 +58,8 @@ Status = Generation.Status
 #   3. the hold (billing, `generation:<id>` by the id drawn in 2, no savepoint since it cannot exist);
 #   4. the INSERT of the job with its hold.
 # Raw SQL: compiling the ORM's forms cost more than running them, and RETURNING/LATERAL/nextval are
-# beyond it. The admission lock key is the one the previous code took, so both can run side by side.
+# beyond it. The admission lock key, (4004001, user id mod 2^31), is unchanged, so during a deploy old
+# and new processes serialise on the same lock.
 CREATE_USER_SQL = """
 SELECT u.id, u.telegram_id, u.device_id, u.external_id,
        CASE WHEN %(lock)s THEN pg_advisory_xact_lock(%(lock_space)s, (u.id %% 2147483648)::int) END
@@ -71,7 +72,7 @@ WHERE u.id = (
 """
 
 # The plan is billing's rule (billing.selectors.plan_for_user, the same SQL): an active subscription's
-# plan, else `free`; tests/generations/test_queries.py holds the two to the same answer.
+# plan, else `free`; tests/generations/test_rate_limits.py holds the two to the same answer.
 CREATE_ADMISSION_SQL = """
 SELECT m.id, CASE WHEN m.is_free THEN 0.00 ELSE m.price END, m.currency, m.is_free,
        nextval(pg_get_serial_sequence('generations_generation', 'id')),
