@@ -38,7 +38,7 @@ IDEMPOTENCY_KEY_DOC = {
 def generation_create(request: HttpRequest, payload: GenerationCreateIn):
     def handler() -> Status:
         generation = services.generation_create(
-            user=end_user_get(ref=payload.user),
+            user_ref=payload.user,
             model_code=payload.model,
             prompt=payload.prompt,
             parameters=payload.parameters,
