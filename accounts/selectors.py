@@ -31,6 +31,25 @@ def user_ref_parse(ref: str) -> tuple[str, int | str]:
     )
 
 
+IDENTITY_FIELDS = ("telegram_id", "device_id", "external_id")
+
+
+def user_ref_params(ref: str) -> dict[str, int | str | None]:
+    """The `{user}` form as one value per identity column, the two it does not name None.
+
+    For hand-written lookups on the hot paths, `WHERE u.telegram_id = %(telegram_id)s OR u.device_id =
+    %(device_id)s OR u.external_id = %(external_id)s`: the parameters are bound client-side, so the
+    planner folds the two `= NULL` arms away and probes the one unique index (a merged tombstone holds no
+    identity, so a ref never names one).
+    """
+    field, value = user_ref_parse(ref)
+    return {name: value if name == field else None for name in IDENTITY_FIELDS}
+
+
+def end_user_not_found(ref: str) -> AccountsError:
+    return AccountsError(f"No user {ref}.", code="not_found", details={"user": ref})
+
+
 def end_users_with_related() -> QuerySet[EndUser]:
     return EndUser.objects.select_related("referrer")
 
@@ -43,7 +62,7 @@ def end_user_find(*, ref: str) -> EndUser | None:
 def end_user_get(*, ref: str) -> EndUser:
     user = end_user_find(ref=ref)
     if user is None:
-        raise AccountsError(f"No user {ref}.", code="not_found", details={"user": ref})
+        raise end_user_not_found(ref)
     return user
 
 

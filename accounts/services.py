@@ -2,10 +2,12 @@
 
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -297,23 +299,52 @@ def api_key_create(*, name: str, created_by: Operator | None = None) -> tuple[Ap
 
 
 def api_key_revoke(*, api_key: ApiKey) -> None:
+    """Revokes the key: at once in this process, within API_KEY_CACHE_SECONDS in every other one."""
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    _api_key_cache.pop(api_key.key_hash, None)
 
 
 API_KEY_LOOKUP_SQL = "SELECT * FROM accounts_api_key WHERE key_hash = %s AND revoked_at IS NULL"
+# Valid keys only (a wrong key never enters, so guessing cannot fill it); bots use a handful of keys.
+API_KEY_CACHE_MAX_ENTRIES = 1000
+# key hash -> (the key's row, the _clock() reading until which it is trusted without a lookup)
+_api_key_cache: dict[str, tuple[ApiKey, float]] = {}
+_clock = time.monotonic
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key `raw_key` names, or None.
+
+    A valid key is remembered in this process for API_KEY_CACHE_SECONDS, so most requests authenticate
+    without a query. The bound that buys: a key revoked in another process (the admin, another gunicorn
+    worker or host) keeps working for at most API_KEY_CACHE_SECONDS in a process that had it; the process
+    that revokes forgets it at once. 0 turns the cache off.
+    """
     if not raw_key or len(raw_key) > 200:
         return None
-    # Raw: every API request runs this lookup, and the ORM compile cost more than the index probe.
-    api_key = next(iter(ApiKey.objects.raw(API_KEY_LOOKUP_SQL, [_hash_key(raw_key)])), None)
+    key_hash = _hash_key(raw_key)
+    ttl = settings.API_KEY_CACHE_SECONDS
+    if ttl > 0:
+        cached = _api_key_cache.get(key_hash)
+        if cached is not None and _clock() < cached[1]:
+            return cached[0]
+    # Raw: every API request without a cached key runs this lookup; the ORM compile cost more than the probe.
+    api_key = next(iter(ApiKey.objects.raw(API_KEY_LOOKUP_SQL, [key_hash])), None)
     if api_key is None:
+        _api_key_cache.pop(key_hash, None)
         return None
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > API_KEY_TOUCH_INTERVAL:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+    if ttl > 0:
+        if len(_api_key_cache) >= API_KEY_CACHE_MAX_ENTRIES:
+            _api_key_cache.clear()
+        _api_key_cache[key_hash] = (api_key, _clock() + ttl)
     return api_key
+
+
+def api_key_cache_clear() -> None:
+    _api_key_cache.clear()

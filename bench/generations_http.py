@@ -104,6 +104,15 @@ def run_python(script: str, env: dict[str, str], *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def prepare_database(name: str, env: dict[str, str], users: int, telegram_id_base: int) -> str:
+    """Recreates and migrates the database, runs SETUP_SCRIPT; returns the API key it created."""
+    recreate_database(name)
+    subprocess.run(
+        [str(VENV_BIN / "python"), "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True
+    )
+    return run_python(SETUP_SCRIPT, env, str(users), str(telegram_id_base))["key"]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -208,11 +217,7 @@ def main() -> None:
         options.port = free_port()
     env = bench_env(options.database)
     print(f"recreating database {options.database} and migrating ...", flush=True)
-    recreate_database(options.database)
-    subprocess.run(
-        [str(VENV_BIN / "python"), "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True
-    )
-    raw_key = run_python(SETUP_SCRIPT, env, str(options.users), str(TELEGRAM_ID_BASE))["key"]
+    raw_key = prepare_database(options.database, env, options.users, TELEGRAM_ID_BASE)
 
     gunicorn = subprocess.Popen(
         [

@@ -3,10 +3,15 @@
 The key's record, the money movement and the stored response commit in ONE transaction:
   1. INSERT the key ... ON CONFLICT DO NOTHING. A concurrent request with the same key blocks on the
      unique index until the first one commits, then finds its record: no two requests both act.
-  2. Run the handler in a savepoint. A decided refusal (402, 404, 409, 410, 422) rolls the savepoint back
-     (nothing half-written) and is stored like a success; a transient one (429, 503) rolls everything
-     back, the key included, so a retry after Retry-After can go through.
+  2. Run the handler (no savepoint: two round trips fewer on every money POST that succeeds).
   3. Store the status and body; a repeat with the same body replays them, a different body is 409.
+A refusal rolls the whole transaction back, the key's claim included, so nothing half-written survives.
+A transient one (429, 503) stops there: a retry after Retry-After can go through. A decided one (402,
+404, 409, 410, 422) is then stored by one INSERT of the key with its answer; if a twin with the same key
+claimed it meanwhile, the twin's outcome is the key's, and this request answers it too (first stored
+wins, so every answer under one key is the same).
+A request that calls a provider (YooKassa) runs in three steps instead, so that no transaction stays
+open during the call: `idempotent_provider_call`.
 """
 
 import hashlib
@@ -38,6 +43,13 @@ RETURNING id
 """
 
 STORE_SQL = "UPDATE billing_idempotency_record SET status_code = %s, response_body = %s WHERE id = %s"
+# A decided refusal, after its transaction rolled back: waits for a twin holding the key, like the claim.
+REFUSAL_STORE_SQL = """
+INSERT INTO billing_idempotency_record (api_key_id, key, request_fingerprint, status_code, response_body, created_at)
+VALUES (%s, %s, %s, %s, %s, now())
+ON CONFLICT (api_key_id, key) DO NOTHING
+RETURNING id
+"""
 
 
 def _fingerprint(request: HttpRequest) -> str:
@@ -86,13 +98,61 @@ def idempotent_call(request: HttpRequest, *, required: bool, handler: Callable[[
     if key is None:
         outcome = handler()
         return _json_response(outcome.status_code, _serialize(outcome.value))
+    api_key = request.auth
+    fingerprint = _fingerprint(request)
     with transaction.atomic():
-        claimed, record = _claim(request, key)
-        if record is not None:
-            return _json_response(record.status_code, record.response_body)
-        status, body = _decided(handler)
-        _store(claimed, status, body)
+        with connection.cursor() as cursor:
+            cursor.execute(CLAIM_SQL, [api_key.pk, key, fingerprint])
+            claimed = cursor.fetchone()
+        if claimed is None:
+            return _replay(api_key_id=api_key.pk, key=key, fingerprint=fingerprint)
+        try:
+            outcome = handler()
+        except DomainError as exc:
+            if exc.status in TRANSIENT_STATUSES or exc.transient:
+                raise
+            refusal = exc.status, _serialize(error_body(exc.code, exc.message, exc.details))
+            # Undo everything the handler wrote, and the claim with it; the refusal is stored below.
+            transaction.set_rollback(True)
+        else:
+            status, body = outcome.status_code, _serialize(outcome.value)
+            with connection.cursor() as cursor:
+                cursor.execute(STORE_SQL, [status, body, claimed[0]])
+            return _json_response(status, body)
+    status, body = refusal
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSAL_STORE_SQL, [api_key.pk, key, fingerprint, status, body])
+        stored = cursor.fetchone()
+    if stored is None:
+        # A twin claimed the key after the rollback and committed first: its outcome is the key's.
+        return _replay(api_key_id=api_key.pk, key=key, fingerprint=fingerprint)
     return _json_response(status, body)
+
+
+def _replay(*, api_key_id: int, key: str, fingerprint: str) -> HttpResponse:
+    """The stored answer of a key used before."""
+    with transaction.atomic(savepoint=False):
+        record = _record_locked(api_key_id=api_key_id, key=key, fingerprint=fingerprint)
+    return _json_response(record.status_code, record.response_body)
+
+
+def _record_locked(*, api_key_id: int, key: str, fingerprint: str) -> IdempotencyRecord:
+    """The record of a key used before; FOR UPDATE waits for a twin still in flight to commit.
+
+    A different request under the same key is a conflict.
+    """
+    record = (
+        IdempotencyRecord.objects.select_for_update()
+        .only("pk", "request_fingerprint", "status_code", "response_body")
+        .get(api_key_id=api_key_id, key=key)
+    )
+    if record.request_fingerprint != fingerprint:
+        raise BillingError(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+            details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
+        )
+    return record
 
 
 def _decided(handler: Callable[[], Status]) -> tuple[int, str]:
@@ -122,19 +182,7 @@ def _claim(request: HttpRequest, key: str) -> tuple[int | None, IdempotencyRecor
         claimed = cursor.fetchone()
     if claimed is not None:
         return claimed[0], None
-    # Someone used this key before; FOR UPDATE waits for a twin still in flight to commit.
-    record = (
-        IdempotencyRecord.objects.select_for_update()
-        .only("pk", "request_fingerprint", "status_code", "response_body")
-        .get(api_key=api_key, key=key)
-    )
-    if record.request_fingerprint != fingerprint:
-        raise BillingError(
-            "This Idempotency-Key was used with a different request.",
-            code="idempotency_key_reused",
-            details={"Idempotency-Key": key[:MAX_KEY_LENGTH]},
-        )
-    return None, record
+    return None, _record_locked(api_key_id=api_key.pk, key=key, fingerprint=fingerprint)
 
 
 @dataclass(frozen=True)

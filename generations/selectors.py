@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -55,33 +54,6 @@ def generations_page_for_user(
         # The caller already holds the user: no join, no extra query per row.
         row.user = user
     return list(rows), next_cursor
-
-
-ADMISSION_COUNTS_SQL = """
-SELECT COUNT(*) FILTER (WHERE created_at > %(minute_ago)s),
-       COUNT(*) FILTER (WHERE created_at > %(day_ago)s),
-       COUNT(*) FILTER (WHERE status IN ('pending', 'processing'))
-FROM generations_generation
-WHERE user_id = %(user_id)s AND (created_at > %(day_ago)s OR status IN ('pending', 'processing'))
-"""
-
-
-def admission_counts(*, user_id: int, now: datetime) -> dict[str, int]:
-    """In one query: jobs created in the last minute and in the last day, and jobs in flight.
-
-    Rolling windows (not calendar ones) so a burst at 23:59 cannot double the daily allowance. The
-    user's rows come from two indexes, (user, created_at) and the partial in-flight one (a BitmapOr).
-    Raw SQL: on the hottest path, compiling the ORM's filtered aggregate cost twice the query itself.
-    """
-    params = {
-        "user_id": user_id,
-        "minute_ago": now - timedelta(minutes=1),
-        "day_ago": now - timedelta(days=1),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(ADMISSION_COUNTS_SQL, params)
-        per_minute, per_day, concurrent = cursor.fetchone()
-    return {"per_minute": per_minute, "per_day": per_day, "concurrent": concurrent}
 
 
 def window_oldest_created(*, user_id: int, since: datetime, offset: int) -> datetime | None:

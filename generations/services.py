@@ -17,7 +17,14 @@ from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts.models import BotEventType, EndUser
-from accounts.selectors import user_ref_parse, webhook_takers
+from accounts.selectors import (
+    IDENTITY_FIELDS,
+    end_user_ensure_active,
+    end_user_not_found,
+    user_ref_params,
+    user_ref_parse,
+    webhook_takers,
+)
 from accounts.services import bot_event_record, bot_events_record, end_user_current
 from billing import selectors as billing_selectors
 from billing import services as billing_services
@@ -50,133 +57,232 @@ Status = Generation.Status
 # --- Jobs ------------------------------------------------------------------------------------
 
 
-# The model is read in the INSERT itself: an unknown or inactive model inserts nothing (404), and the
-# price is the catalog's at that instant. Raw SQL for INSERT ... SELECT ... RETURNING.
+# A create is four statements of its own (bench/README.md, API hot path: each round trip counts):
+#   1. who: the user the ref (or id) names, following a merge to the user that stays, and, with plan
+#      limits on, the transaction-scoped admission lock on that user (only for a row found). Both rows
+#      are locked FOR KEY SHARE, as accounts.services.end_user_current does: a merge in flight (it holds
+#      FOR UPDATE on both users) finishes first, and none starts before this job commits, so the merge
+#      moves it; the named row is found by its identity first and locked by id, so a merge that freed
+#      that identity meanwhile is still followed. A user that stays but was itself merged on later (two
+#      hops, rare) is resolved by end_user_current;
+#   2. what and whether: the model's price, a fresh job id, the plan that applies and the user's
+#      counts; a new statement takes a new snapshot, after the lock, so it sees every job a concurrent
+#      admission of the same user committed;
+#   3. the hold (billing, `generation:<id>` by the id drawn in 2, no savepoint since it cannot exist);
+#   4. the INSERT of the job with its hold.
+# Raw SQL: compiling the ORM's forms cost more than running them, and RETURNING/LATERAL/nextval are
+# beyond it. The admission lock key, (4004001, user id mod 2^31), is unchanged, so during a deploy old
+# and new processes serialise on the same lock.
+CREATE_USER_SQL = """
+WITH named AS (
+    SELECT id FROM accounts_end_user
+    WHERE id = %(user_id)s OR telegram_id = %(telegram_id)s OR device_id = %(device_id)s
+       OR external_id = %(external_id)s
+), current AS (
+    SELECT id, merged_into_id FROM accounts_end_user WHERE id = (SELECT id FROM named) FOR KEY SHARE
+)
+SELECT u.id, u.telegram_id, u.device_id, u.external_id, u.merged_into_id, u.is_blocked,
+       CASE WHEN %(lock)s THEN pg_advisory_xact_lock(%(lock_space)s, (u.id %% 2147483648)::int) END
+FROM accounts_end_user u
+WHERE u.id = (SELECT COALESCE(merged_into_id, id) FROM current)
+FOR KEY SHARE OF u
+"""
+
+# The plan is billing's rule (billing.selectors.plan_for_user, the same SQL): an active subscription's
+# plan, else `free`; tests/generations/test_rate_limits.py holds the two to the same answer.
+CREATE_ADMISSION_SQL = """
+SELECT m.id, CASE WHEN m.is_free THEN 0.00 ELSE m.price END, m.currency, m.is_free,
+       nextval(pg_get_serial_sequence('generations_generation', 'id')),
+       plan.code, plan.limits, c.per_minute, c.per_day, c.concurrent
+FROM (
+    SELECT COUNT(*) FILTER (WHERE created_at > %(minute_ago)s) AS per_minute,
+           COUNT(*) FILTER (WHERE created_at > %(day_ago)s) AS per_day,
+           COUNT(*) FILTER (WHERE status IN ('pending', 'processing')) AS concurrent
+    FROM generations_generation
+    WHERE %(count)s AND user_id = %(user_id)s
+      AND (created_at > %(day_ago)s OR status IN ('pending', 'processing'))
+) c
+LEFT JOIN LATERAL (
+    SELECT p.code, p.limits FROM billing_plan p
+    WHERE p.code = %(free)s
+       OR p.id IN (SELECT s.plan_id FROM billing_subscription s
+                   WHERE s.user_id = %(user_id)s AND (s.expires_at IS NULL OR s.expires_at > %(now)s))
+    ORDER BY p.code = %(free)s
+    LIMIT 1
+) plan ON %(count)s
+LEFT JOIN generations_model m ON m.code = %(model_code)s AND m.is_active
+"""
+
+ADMISSION_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s, %s)"
+
 GENERATION_INSERT_SQL = """
 INSERT INTO generations_generation
-    (user_id, model_id, status, prompt, parameters, cost, currency, is_free,
+    (id, user_id, model_id, status, prompt, parameters, cost, currency, is_free, hold_id,
      task_id, result_url, error_code, error_message, created_at, api_key_id)
-SELECT %(user_id)s, m.id, 'pending', %(prompt)s, %(parameters)s::jsonb,
-       CASE WHEN m.is_free THEN 0 ELSE m.price END, m.currency, m.is_free, '', '', '', '', %(now)s,
-       %(api_key_id)s
-FROM generations_model m
-WHERE m.code = %(model_code)s AND m.is_active
-RETURNING id, model_id, cost, currency, is_free, created_at
+VALUES (%(id)s, %(user_id)s, %(model_id)s, 'pending', %(prompt)s, %(parameters)s::jsonb, %(cost)s,
+        %(currency)s, %(is_free)s, %(hold_id)s, '', '', '', '', %(now)s, %(api_key_id)s)
 """
 
 
 def generation_create(
     *,
-    user: EndUser,
     prompt: str,
     parameters: dict[str, Any],
+    user: EndUser | None = None,
+    user_ref: str | None = None,
     model_code: str | None = None,
     model: AIModel | None = None,
     api_key_id: int | None = None,
 ) -> Generation:
     """Admits a job under the user's plan limits and holds its cost; free models never touch the balance.
 
-    The model is named by `model_code` (the API's way: no extra lookup) or given as `model`; either way
-    the price is read from the catalog in the INSERT. Raises RateLimited (429), GenerationsError
-    not_found (unknown or inactive model), InsufficientFunds (402). One transaction: a refused hold
-    leaves no job. `api_key_id` (the requesting bot's key) is whose webhook hears of a timeout.
+    The user is named by `user_ref` (the API's `{user}` form: no lookup of its own) or given as `user`;
+    either way a merged user's job goes to the user it was merged into. The model is named by
+    `model_code` (the API's way) or given as `model`; either way the price is read from the catalog
+    inside the transaction. Raises AccountsError not_found (unknown user), RateLimited (429),
+    GenerationsError not_found (unknown or inactive model), InsufficientFunds (402), in that order,
+    all before anything is written. One transaction: a refused job leaves nothing behind. `api_key_id`
+    (the requesting bot's key) is whose webhook hears of a timeout.
     """
     if (model_code is None) == (model is None):
         raise TypeError("give exactly one of model_code and model")
+    if (user is None) == (user_ref is None):
+        raise TypeError("give exactly one of user and user_ref")
     model_code = model_code if model_code is not None else model.code
-    # No savepoint of its own: every failure propagates, so the caller's transaction (or savepoint, as in
-    # idempotent_call) undoes it all; two fewer round trips on the hottest write of the app. A caller that
-    # catches these errors inside its own transaction must give the call its own atomic() block.
-    with transaction.atomic(savepoint=False):
-        # A merge in flight finishes first, and a job for a merged-away identity goes to its new owner.
-        user = end_user_current(user=user)
-        if settings.RATE_LIMITS_ENABLED:
-            _admission_check(user=user)
-        generation = Generation(
-            user=user, status=Status.PENDING, prompt=prompt[:PROMPT_MAX_LENGTH], parameters=parameters
+    limits_on = settings.RATE_LIMITS_ENABLED
+    # No savepoint of its own: every failure propagates, so the caller's transaction (or idempotent_call's)
+    # undoes it all. A caller that catches these errors inside its own transaction must give the call its
+    # own atomic() block.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        identity = user_ref_params(user_ref) if user_ref is not None else dict.fromkeys(IDENTITY_FIELDS)
+        cursor.execute(
+            CREATE_USER_SQL,
+            {
+                "user_id": user.pk if user else None,
+                **identity,
+                "lock": limits_on,
+                "lock_space": ADMISSION_LOCK_SPACE,
+            },
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                GENERATION_INSERT_SQL,
-                {
-                    "user_id": user.pk,
-                    "prompt": generation.prompt,
-                    "parameters": json.dumps(parameters),
-                    "model_code": model_code,
-                    "now": timezone.now(),
-                    "api_key_id": api_key_id,
-                },
+        found = cursor.fetchone()
+        if found is None:
+            raise end_user_not_found(user_ref if user_ref is not None else f"#{user.pk}")
+        user = EndUser(
+            pk=found[0], telegram_id=found[1], device_id=found[2], external_id=found[3], is_blocked=found[5]
+        )
+        if found[4] is not None:
+            user = end_user_current(user=user)
+            if limits_on:
+                cursor.execute(ADMISSION_LOCK_SQL, [ADMISSION_LOCK_SPACE, user.pk % 2**31])
+        # A blocked user starts nothing (bot-api.md v1.1): the flag came with the row, no extra query.
+        end_user_ensure_active(user)
+        now = timezone.now()
+        cursor.execute(
+            CREATE_ADMISSION_SQL,
+            {
+                "user_id": user.pk,
+                "model_code": model_code,
+                "count": limits_on,
+                "free": billing_selectors.FREE_PLAN_CODE,
+                "now": now,
+                "minute_ago": now - timedelta(minutes=1),
+                "day_ago": now - timedelta(days=1),
+            },
+        )
+        model_id, cost, currency, is_free, generation_id, plan_code, limits, *counts = cursor.fetchone()
+        if limits_on:
+            _admission_check(user_id=user.pk, plan_code=plan_code, limits=limits, counts=counts, now=now)
+        if model_id is None:
+            raise GenerationsError(
+                f"No active model {model_code[:64]!r}.",
+                code="not_found",
+                details={"model": "unknown or inactive"},
             )
-            row = cursor.fetchone()
-            if row is None:
-                raise GenerationsError(
-                    f"No active model {model_code[:64]!r}.",
-                    code="not_found",
-                    details={"model": "unknown or inactive"},
-                )
-            generation.pk, model_id, generation.cost, generation.currency, generation.is_free, created_at = (
-                row
+        generation = Generation(
+            pk=generation_id,
+            user=user,
+            model=AIModel(pk=model_id, code=model_code),
+            status=Status.PENDING,
+            prompt=prompt[:PROMPT_MAX_LENGTH],
+            parameters=parameters,
+            cost=cost,
+            currency=currency,
+            is_free=is_free,
+            created_at=now,
+            api_key_id=api_key_id,
+        )
+        if not is_free:
+            hold_seconds = max(
+                settings.HOLD_TTL_SECONDS, settings.GENERATION_TIMEOUT_SECONDS + HOLD_GRACE_SECONDS
             )
-            generation.created_at = created_at
-            generation.model = AIModel(pk=model_id, code=model_code)
-            if not generation.is_free:
-                hold_seconds = max(
-                    settings.HOLD_TTL_SECONDS, settings.GENERATION_TIMEOUT_SECONDS + HOLD_GRACE_SECONDS
-                )
-                hold = billing_services.hold_create(
-                    user=user,
-                    amount=generation.cost,
-                    currency=generation.currency,
-                    reference=generation.hold_reference,
-                    expires_at=created_at + timedelta(seconds=hold_seconds),
-                )
-                generation.hold_id = hold.pk
-                cursor.execute(
-                    "UPDATE generations_generation SET hold_id = %s WHERE id = %s", [hold.pk, generation.pk]
-                )
+            generation.hold_id = billing_services.hold_create(
+                user=user,
+                amount=cost,
+                currency=currency,
+                reference=generation.hold_reference,
+                expires_at=now + timedelta(seconds=hold_seconds),
+                reference_is_new=True,
+            ).pk
+        cursor.execute(
+            GENERATION_INSERT_SQL,
+            {
+                "id": generation.pk,
+                "user_id": user.pk,
+                "model_id": model_id,
+                "prompt": generation.prompt,
+                "parameters": json.dumps(parameters),
+                "cost": cost,
+                "currency": currency,
+                "is_free": is_free,
+                "hold_id": generation.hold_id,
+                "now": now,
+                "api_key_id": api_key_id,
+            },
+        )
     return generation
 
 
-def _admission_check(*, user: EndUser) -> None:
+def _admission_check(
+    *, user_id: int, plan_code: str | None, limits: Any, counts: list[int], now: datetime
+) -> None:
     """Refuses a job over the plan's per-minute, concurrent or per-day limit (429 with Retry-After).
 
-    One user's admissions are serialised by a transaction-scoped advisory lock taken before counting,
-    so N simultaneous requests see each other's committed jobs and exactly `limit` of them pass.
+    One user's admissions are serialised by the transaction-scoped advisory lock CREATE_USER_SQL took
+    before the counts were read, so N simultaneous requests see each other's committed jobs and exactly
+    `limit` of them pass.
     """
-    plan = billing_selectors.plan_for_user(user=user)
+    if plan_code is None:
+        raise RuntimeError("the free plan is missing: run migrate")
+    if isinstance(limits, str):  # Django's psycopg setup leaves json columns of raw rows undecoded
+        limits = json.loads(limits)
     per_minute, concurrent, per_day = (
-        _limit_value(plan, name) for name in ("per_minute", "concurrent", "per_day")
+        _limit_value(plan_code, limits, name) for name in ("per_minute", "concurrent", "per_day")
     )
-    if per_minute is None and concurrent is None and per_day is None:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADMISSION_LOCK_SPACE, user.pk % 2**31])
-    now = timezone.now()
-    counts = selectors.admission_counts(user_id=user.pk, now=now)
-    if concurrent is not None and counts["concurrent"] >= concurrent:
+    used = dict(zip(("per_minute", "per_day", "concurrent"), counts, strict=True))
+    if concurrent is not None and used["concurrent"] >= concurrent:
         _refuse("concurrent", concurrent, CONCURRENT_RETRY_AFTER_SECONDS)
     for name, limit, window in (
         ("per_minute", per_minute, timedelta(minutes=1)),
         ("per_day", per_day, timedelta(days=1)),
     ):
-        if limit is not None and counts[name] >= limit:
+        if limit is not None and used[name] >= limit:
             oldest = selectors.window_oldest_created(
-                user_id=user.pk, since=now - window, offset=counts[name] - limit
+                user_id=user_id, since=now - window, offset=used[name] - limit
             )
             wait = (oldest + window - now).total_seconds() if oldest else window.total_seconds()
             _refuse(name, limit, max(1, math.ceil(wait)))
 
 
-def _limit_value(plan: Any, name: str) -> int | None:
+def _limit_value(plan_code: str, limits: Any, name: str) -> int | None:
     """A plan's limit as an int; null (or absent) is unlimited. Operators edit limits as JSON in the
     admin, so a malformed value is logged and treated as unlimited rather than failing every request."""
-    value = (plan.limits or {}).get(name) if isinstance(plan.limits, dict) else None
+    value = limits.get(name) if isinstance(limits, dict) else None
     if value is None:
         return None
     try:
         return max(0, int(value))
     except (TypeError, ValueError):
-        logger.error("plan %s has a malformed %s limit %r; treated as unlimited", plan.code, name, value)
+        logger.error("plan %s has a malformed %s limit %r; treated as unlimited", plan_code, name, value)
         return None
 
 

@@ -54,9 +54,11 @@ class ApiClient:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches(request):
     """Test databases are rolled back or flushed between tests; ids cached by a process must go too."""
+    from accounts.services import api_key_cache_clear
     from billing.services import system_account_cache_clear
 
     system_account_cache_clear()
+    api_key_cache_clear()
     marker = request.node.get_closest_marker("django_db")
     if marker is not None:
         from billing.services.plans import plans_ensure_defaults
@@ -67,6 +69,7 @@ def _fresh_process_caches(request):
         plans_ensure_defaults()
     yield
     system_account_cache_clear()
+    api_key_cache_clear()
 
 
 @pytest.fixture(autouse=True)

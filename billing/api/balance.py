@@ -16,7 +16,7 @@ router = Router(tags=["balance"])
 @router.get("/users/{user}/balance", response={200: BalanceOut, ERROR_CODES_4XX: ErrorOut})
 def balance_detail(request: HttpRequest, user: str, currency: str | None = None):
     currency = currency_validate(currency or settings.DEFAULT_CURRENCY)
-    return selectors.balance_get(user=end_user_get(ref=user), currency=currency)
+    return selectors.balance_for_ref(ref=user, currency=currency)
 
 
 def _entry_type(name: str | None) -> EntryType | None:

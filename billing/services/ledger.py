@@ -284,12 +284,21 @@ RETURNING id, account_id, created_at
 
 
 def hold_create(
-    *, user: EndUser, amount: Decimal, currency: str, reference: str, expires_at: datetime | None = None
+    *,
+    user: EndUser,
+    amount: Decimal,
+    currency: str,
+    reference: str,
+    expires_at: datetime | None = None,
+    reference_is_new: bool = False,
 ) -> Hold:
     """Reserves `amount` for a paid job; 402 when the available balance is short.
 
     `reference` names what the hold is for (e.g. "generation:42") and is unique: billing knows nothing
     of jobs, it holds and captures by reference. A second hold for the same reference is a conflict.
+    A caller whose reference cannot exist yet (it names an id the caller just drew from a sequence) sets
+    `reference_is_new`: inside its transaction the hold then takes no savepoint (two round trips fewer),
+    and a duplicate, which would be a bug, fails the caller's transaction instead of answering 409.
     """
     currency_validate(currency)
     if amount <= 0:
@@ -305,9 +314,9 @@ def hold_create(
         "expires_at": expires_at,
     }
     try:
-        row = _single_statement(HOLD_CREATE_SQL, params, savepoint=True)
+        row = _single_statement(HOLD_CREATE_SQL, params, savepoint=not reference_is_new)
     except IntegrityError as exc:
-        if Hold.objects.filter(reference=reference).exists():
+        if not reference_is_new and Hold.objects.filter(reference=reference).exists():
             raise BillingError(
                 f"A hold for {reference} exists already.", code="conflict", details={"reference": reference}
             ) from exc

@@ -258,6 +258,9 @@ CACHES = {
 # Wrong or revoked API keys per client address and per presented key prefix; failed admin logins per
 # username at a client address, and per client address whatever the username (accounts.auth).
 AUTHENTICATION_BACKENDS = ["accounts.auth.ThrottledModelBackend"]
+# A valid API key is trusted for this many seconds per process without a lookup (accounts.services):
+# a key revoked elsewhere stops working within this bound. 0 looks every request up.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=10)
 API_AUTH_FAILURE_LIMIT = env.int("API_AUTH_FAILURE_LIMIT", default=20)
 API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=300)
 ADMIN_LOGIN_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)

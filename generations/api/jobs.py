@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from accounts.selectors import end_user_get, end_user_get_active
+from accounts.selectors import end_user_get
 from billing.idempotency import idempotent_call
 from config.schemas import ERROR_CODES_4XX, ErrorOut
 from generations import presenters, selectors, services
@@ -38,7 +38,7 @@ IDEMPOTENCY_KEY_DOC = {
 def generation_create(request: HttpRequest, payload: GenerationCreateIn):
     def handler() -> Status:
         generation = services.generation_create(
-            user=end_user_get_active(ref=payload.user),
+            user_ref=payload.user,
             model_code=payload.model,
             prompt=payload.prompt,
             parameters=payload.parameters,

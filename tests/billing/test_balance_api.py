@@ -123,3 +123,31 @@ def test_user_detail_queries_with_balance(api, django_assert_num_queries):
         # auth, user (+referrer), balance facet, subscription facet
         with django_assert_num_queries(4):
             assert api.get(f"/api/v1/users/{user.telegram_id}").status_code == 200
+
+
+def test_balance_read_is_one_round_trip_with_the_key_cached(api, settings, django_assert_num_queries):
+    # given a key the process has seen (the cache, as in production), a funded user and one without money
+    settings.API_KEY_CACHE_SECONDS = 10
+    funded, other = user_funded("30.00"), user_create()
+    api.get(f"/api/v1/users/{funded.telegram_id}/balance")
+    # when the bot reads balances, then each read is the user and their account in one statement
+    for user, currency in ((funded, "RUB"), (other, "RUB"), (other, "TOKENS")):
+        with django_assert_num_queries(1):
+            response = api.get(f"/api/v1/users/{user.telegram_id}/balance?currency={currency}")
+        assert response.status_code == 200
+    with django_assert_num_queries(1):
+        assert api.get("/api/v1/users/31337/balance").status_code == 404
+    assert response.json() == {"currency": "TOKENS", "balance": "0.00", "held": "0.00", "available": "0.00"}
+
+
+def test_balance_read_without_the_key_cache_adds_only_the_key_lookup(api, django_assert_num_queries):
+    user = user_funded("30.00")
+    with django_assert_num_queries(2):
+        response = api.get(f"/api/v1/users/{user.telegram_id}/balance")
+    assert response.json()["available"] == "30.00"
+
+
+def test_balance_by_device_and_external_identity(api):
+    user = user_create(anonymous=True)
+    assert api.get(f"/api/v1/users/device:{user.device_id}/balance").json()["balance"] == "5.00"
+    assert api.get("/api/v1/users/ext:nobody/balance").status_code == 404

@@ -157,20 +157,59 @@ def test_keys_are_scoped_per_api_client(client_key):
     assert len(calls) == 2
 
 
+def race_one_key(api_key: ApiKey, user, amount: str, calls: list[int]) -> list:
+    """Eight requests with one key and one body at once; their (status, body) answers."""
+
+    def attempt(_: int):
+        response = idempotent_call(
+            make_request(api_key, {"a": 1}), required=True, handler=holding_handler(user, amount, calls)
+        )
+        return response.status_code, response.content
+
+    return run_concurrently(attempt, 8)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_act_once():
     api_key = api_key_create(name="racer")[0]
     user = user_funded("50.00")
     calls: list[int] = []
 
-    def attempt(_: int):
-        response = idempotent_call(
-            make_request(api_key, {"a": 1}), required=True, handler=holding_handler(user, "5.00", calls)
-        )
-        return response.status_code, response.content
-
-    results = run_concurrently(attempt, 8)
+    results = race_one_key(api_key, user, "5.00", calls)
     assert not [result for result in results if isinstance(result, BaseException)]
     assert len(set(results)) == 1
     assert len(calls) == 1
     assert Hold.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_refused_give_one_stored_refusal():
+    # given a user who cannot afford the hold, and eight requests with one key at once
+    api_key = api_key_create(name="refused-racer")[0]
+    # when they race, then every answer is the same stored 402 and nothing was held
+    results = race_one_key(api_key, user_funded("10.00"), "50.00", [])
+    assert not [result for result in results if isinstance(result, BaseException)]
+    assert len(set(results)) == 1
+    assert results[0][0] == 402
+    assert IdempotencyRecord.objects.filter(api_key=api_key).count() == 1
+    assert not Hold.objects.exists()
+
+
+def test_a_refusal_is_stored_with_the_key_after_the_rollback(client_key, django_assert_num_queries):
+    # given a handler that writes, then refuses: when it runs, then the write is gone and the key answers
+    # the refusal; the success path has no savepoint of its own
+    user = user_funded("50.00")
+
+    def half_done() -> Status:
+        services.hold_create(user=user, amount=Decimal("5.00"), currency="RUB", reference="half")
+        raise InsufficientFunds("refused after a write")
+
+    refused = idempotent_call(make_request(client_key, {"b": 1}), required=True, handler=half_done)
+    record = IdempotencyRecord.objects.get(api_key=client_key)
+    assert (record.status_code, record.response_body) == (402, refused.content.decode())
+    assert not Hold.objects.exists()
+    with django_assert_num_queries(4):  # BEGIN (a savepoint here), claim, store, COMMIT
+        ok = idempotent_call(
+            make_request(client_key, {"c": 1}, key="key-2"), required=True, handler=lambda: Status(201, {})
+        )
+    assert ok.status_code == 201

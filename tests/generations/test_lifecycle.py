@@ -453,3 +453,25 @@ def test_service_accepts_a_model_instance_or_a_code_but_not_both():
     with pytest.raises(TypeError):
         services.generation_create(user=user, model=model, model_code=model.code, prompt="", parameters={})
     assert_ledger_clean()
+
+
+def test_a_job_for_a_merged_user_goes_to_the_user_it_was_merged_into(api):
+    # given an anonymous user merged into a registered one (the tombstone keeps no identity)
+    anonymous, registered = user_create(anonymous=True), user_funded("50.00")
+    device_ref = anonymous.display_ref
+    attach = api.post(
+        f"/api/v1/users/{registered.display_ref}/identities", {"device_id": anonymous.device_id}
+    )
+    assert attach.status_code == 200
+    anonymous.refresh_from_db()
+    assert anonymous.merged_into_id == registered.pk
+    # when a service creates a job for the stale user row, then the job, and its hold, are the survivor's
+    job = services.generation_create(user=anonymous, model_code=model_create().code, prompt="", parameters={})
+    assert job.user.pk == registered.pk
+    assert Generation.objects.get(pk=job.pk).user_id == registered.pk
+    assert money_of(registered) == (Decimal("55.00"), Decimal("6.00"))
+    # and the device id, now the registered user's, names the registered user through the API
+    body = {**create_body(registered, model_create("other")), "user": device_ref}
+    by_device = api.post(CREATE, body, idempotency_key="merged")
+    assert by_device.json()["user"] == registered.display_ref
+    assert_ledger_clean()

@@ -6,12 +6,14 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from billing.models import Plan
 from generations.models import Generation, Project, ProjectItem, ProviderLog, UsageDaily
-from tests.generations.helpers import model_create, user_create
+from tests.generations.helpers import create_body, model_create, user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 
-AUTH = 1  # the API key lookup
+AUTH = 1  # the API key lookup (tests look every key up; production caches it, see the create pins)
+CREATE = "/api/v1/generations"
 
 
 def jobs_for(user, model, rows: int, **fields) -> list[Generation]:
@@ -208,3 +210,50 @@ def test_project_change_page_queries(staff_client, django_assert_num_queries):
         with django_assert_num_queries(ADMIN_BASE + 3):  # the project, its items, its user's label
             response = staff_client.get(f"/admin/generations/project/{project.pk}/change/")
         assert response.status_code == 200
+
+
+# A create, with the API key cached as in production: the transaction's two ends (BEGIN/COMMIT; a
+# savepoint pair inside the test's transaction), the Idempotency-Key claim, the user with the admission
+# lock, the model/price/id/plan/counts, the hold, the job INSERT, the stored answer.
+CREATE_ROUND_TRIPS = 8
+
+
+@pytest.mark.parametrize("limits_on", [True, False])
+def test_create_round_trips_are_pinned(api, settings, django_assert_num_queries, limits_on):
+    # given a funded user, a key the process has seen and plan limits on or off
+    settings.API_KEY_CACHE_SECONDS = 10
+    settings.RATE_LIMITS_ENABLED = limits_on
+    Plan.objects.filter(code="free").update(limits={"per_minute": 10, "concurrent": 10, "per_day": 10})
+    user, model = user_funded("1000.00"), model_create()
+    api.get(f"/api/v1/users/{user.telegram_id}/balance")
+    for index in range(3):  # the count does not grow with the user's jobs
+        # when a job is created, then it takes exactly the pinned round trips
+        with django_assert_num_queries(CREATE_ROUND_TRIPS):
+            response = api.post(CREATE, create_body(user, model), idempotency_key=f"rt-{limits_on}-{index}")
+        assert response.status_code == 201
+    assert Generation.objects.filter(user=user, hold_id__isnull=False).count() == 3
+
+
+def test_free_create_skips_only_the_hold(api, settings, django_assert_num_queries):
+    settings.API_KEY_CACHE_SECONDS = 10
+    user, free = user_create(), model_create("free-rt", price="0.00")
+    api.get(f"/api/v1/users/{user.telegram_id}/balance")
+    with django_assert_num_queries(CREATE_ROUND_TRIPS - 1):
+        response = api.post(CREATE, create_body(user, free), idempotency_key="rt-free")
+    assert (response.status_code, response.json()["cost"]) == (201, "0.00")
+
+
+def test_create_without_the_key_cache_adds_only_the_key_lookup(api, django_assert_num_queries):
+    user, model = user_funded("100.00"), model_create()
+    with django_assert_num_queries(AUTH + CREATE_ROUND_TRIPS):
+        assert api.post(CREATE, create_body(user, model), idempotency_key="rt-nocache").status_code == 201
+
+
+def test_a_replay_reads_the_stored_answer_without_acting(api, settings, django_assert_num_queries):
+    # given a created job, when the same key and body come again, then: BEGIN, claim, the record, COMMIT
+    settings.API_KEY_CACHE_SECONDS = 10
+    user, model = user_funded("100.00"), model_create()
+    first = api.post(CREATE, create_body(user, model), idempotency_key="rt-replay")
+    with django_assert_num_queries(4):
+        again = api.post(CREATE, create_body(user, model), idempotency_key="rt-replay")
+    assert again.json() == first.json()

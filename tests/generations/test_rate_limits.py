@@ -129,3 +129,28 @@ def test_a_malformed_limit_is_treated_as_unlimited_not_a_500(api, limits):
     # "1" still reads as one job in flight; "five" is unusable, so per-minute is unlimited.
     assert (first.status_code, second.status_code) == (201, 429)
     assert second.json()["error"]["details"] == {"limit": "concurrent", "max": 1}
+
+
+@pytest.mark.parametrize("subscription", [None, "active", "expired"])
+def test_admission_applies_the_plan_billing_says_applies(api, limits, subscription):
+    # given free allowing nothing and pro one job a minute, and a user with no, an active or an expired pro
+    from billing.models import Subscription
+    from billing.selectors import plan_for_user
+
+    limits(per_minute=0)
+    Plan.objects.filter(code="pro").update(limits={"per_minute": 1, "concurrent": None, "per_day": None})
+    user, model = user_funded("100.00"), model_create()
+    if subscription is not None:
+        now = timezone.now()
+        expires_at = now + timedelta(days=30) if subscription == "active" else now - timedelta(seconds=1)
+        Subscription.objects.create(
+            user=user,
+            plan=Plan.objects.get(code="pro"),
+            started_at=now - timedelta(days=1),
+            expires_at=expires_at,
+        )
+    # when the user creates a job, then the create's own plan lookup agrees with billing's selector
+    expected = plan_for_user(user=user).code
+    response = api.post(CREATE, create_body(user, model), idempotency_key=f"plan-{subscription}")
+    assert expected == ("pro" if subscription == "active" else "free")
+    assert response.status_code == (201 if expected == "pro" else 429)
