@@ -1,10 +1,13 @@
 """Refunds (bot-api.md, Refunds): YooKassa in fake and live modes, Telegram Stars, generation charges."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
+from billing.services import balance_adjust, holds_expire
 from tests.billing.factories import account_of, user_create
 from tests.billing.money_helpers import balance_of, notification, webhook_post
 
@@ -328,6 +331,46 @@ def test_stars_refund_that_failed_releases_the_hold_and_can_be_asked_again(api):
     assert account_of(user).held == Decimal("0.00")
     assert balance_of(user) == Decimal("110.00")
     assert refund_post(api, payment, key="again").status_code == 201
+
+
+def test_a_stars_refund_reported_after_its_hold_expired_is_debited_directly(api):
+    # given a pending Stars refund whose hold outlived REFUND_HOLD_TTL_SECONDS and was released
+    user = user_create()
+    payment = paid_stars(api, user, stars=100)
+    body = refund_post(api, payment).json()
+    Hold.objects.filter(reference=f"refund:{body['id']}").update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    assert holds_expire() == 1
+    assert account_of(user).held == Decimal("0.00")
+
+    # when the bot reports that Telegram refunded the charge after all
+    done = api.post(f"/api/v1/refunds/{body['id']}/status", {"status": "succeeded"})
+
+    # then the money Telegram gave back is debited once, under its own reference (ledger_check 8 holds)
+    assert (done.status_code, done.json()["status"]) == (200, "succeeded")
+    entry = LedgerEntry.objects.get(type=EntryType.REFUND)
+    assert (entry.amount, entry.reference) == (Decimal("-100.00"), f"refund-late:{body['id']}")
+    assert balance_of(user) == Decimal("10.00")
+
+
+def test_a_late_stars_refund_the_payer_already_spent_is_402_and_writes_nothing(api, admin_user):
+    user = user_create()
+    payment = paid_stars(api, user, stars=100)
+    body = refund_post(api, payment).json()
+    Hold.objects.filter(reference=f"refund:{body['id']}").update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    holds_expire()
+    balance_adjust(
+        user=user, amount=Decimal("-60.00"), currency="RUB", reason="spent meanwhile", operator=admin_user
+    )
+
+    refused = api.post(f"/api/v1/refunds/{body['id']}/status", {"status": "succeeded"})
+
+    assert refused.status_code == 402
+    assert api.get(f"/api/v1/refunds/{body['id']}").json()["status"] == "pending"
+    assert not LedgerEntry.objects.filter(type=EntryType.REFUND).exists()
 
 
 def test_refund_status_of_a_yookassa_refund_is_409_and_bad_input_is_422(api):
