@@ -6,7 +6,7 @@ from ninja import Router, Status
 
 from accounts import presenters, selectors, services, webhooks
 from accounts.schemas import IdentityIn, UserOut, UserUpsertIn, WebhookCreatedOut, WebhookIn, WebhookOut
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["users"])
 

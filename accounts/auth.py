@@ -1,7 +1,7 @@
 """Authentication of bots (API keys) and operators (admin logins), both throttled after repeated failures.
 
 The failure counters (accounts.throttle) live in Redis, shared by every gunicorn worker on every host;
-the client is the address config.proxies finds behind TRUSTED_PROXIES.
+the client is the address core.proxies finds behind TRUSTED_PROXIES.
 
 - API keys: the key is looked up first, and a valid key is always let in, so no amount of wrong keys
   from anywhere can lock a bot out. Only failures are throttled: after API_AUTH_FAILURE_LIMIT wrong or
@@ -25,7 +25,7 @@ from accounts.errors import AccountsError
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
 from accounts.throttle import admin_login_throttle, api_key_throttle, key_prefix
-from config.proxies import client_address
+from core.proxies import client_address
 
 logger = logging.getLogger(__name__)
 

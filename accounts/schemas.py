@@ -4,7 +4,7 @@ from ninja import Schema
 from pydantic import Field, model_validator
 
 from accounts.models import BotEventType
-from config.schemas import UserRef
+from core.schemas import UserRef
 
 
 class BalanceOut(Schema):

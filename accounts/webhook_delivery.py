@@ -37,7 +37,7 @@ from accounts.webhooks import (
     webhook_secret_reveal,
     webhook_signature,
 )
-from config.http import outgoing_client
+from core.http import outgoing_client
 
 logger = logging.getLogger(__name__)
 

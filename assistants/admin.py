@@ -22,7 +22,7 @@ from assistants.models import (
     KnowledgeChunk,
     Message,
 )
-from config.errors import DomainError
+from core.errors import DomainError
 from core.admin_toolkit import (
     BigTableAdmin,
     GuardedAdmin,

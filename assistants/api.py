@@ -23,8 +23,8 @@ from assistants.schemas import (
     SearchIn,
     SearchOut,
 )
-from config.pagination import PageQuery, page_newest_first
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.pagination import PageQuery, page_newest_first
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["assistants"])
 

@@ -23,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from assistants import conf
 from assistants.errors import AssistantsError
-from config.http import outgoing_client
+from core.http import outgoing_client
 
 # halfvec stores IEEE half precision; larger magnitudes cannot be represented.
 HALF_MAX = 65504.0

@@ -5,7 +5,7 @@ from ninja import Schema
 from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from assistants.models import Dialog, Document, HandoffAudit, Message
-from config.schemas import UserRef, schema_enum
+from core.schemas import UserRef, schema_enum
 
 MAX_TEXT_CHARS = 1_000_000
 MAX_CHUNK_CHARS = 8_000

@@ -30,7 +30,7 @@ from ninja.responses import NinjaJSONEncoder
 
 from billing.errors import BillingError
 from billing.models import IdempotencyRecord
-from config.errors import TRANSIENT_STATUSES, DomainError, error_body
+from core.errors import TRANSIENT_STATUSES, DomainError, error_body
 
 MAX_KEY_LENGTH = 255
 # One statement claims a fresh key; a row comes back only for the request that inserted it. A twin

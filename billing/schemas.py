@@ -6,7 +6,7 @@ from pydantic import Field
 
 from accounts.schemas import BalanceOut
 from billing.models import Payment
-from config.schemas import PositiveMoney, UserRef, schema_enum
+from core.schemas import PositiveMoney, UserRef, schema_enum
 
 ENTRY_TYPE_NAMES = (
     "topup",

@@ -39,7 +39,7 @@ from billing.models import (
     Refund,
     Subscription,
 )
-from config.pagination import decode_cursor, encode_cursor, page_newest_first
+from core.pagination import decode_cursor, encode_cursor, page_newest_first
 
 ZERO = Decimal("0.00")
 FREE_PLAN_CODE = "free"

@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from billing import services
 from billing.models import Payment, ProviderEvent
-from config.errors import DomainError, error_body
-from config.schemas import Money
+from core.errors import DomainError, error_body
+from core.schemas import Money
 
 logger = logging.getLogger(__name__)
 

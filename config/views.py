@@ -3,7 +3,7 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
-from config.errors import error_body
+from core.errors import error_body
 
 JSON_PREFIXES = ("/api/", "/webhooks/")
 

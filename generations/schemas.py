@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 from ninja import Schema
 from pydantic import Field, field_validator, model_validator
 
-from config.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from config.schemas import Money, UserRef, schema_enum
+from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from core.schemas import Money, UserRef, schema_enum
 from generations.models import URL_MAX_LENGTH, AIModel, Generation
 
 # Long text is cut to the stored limits, not refused; these bounds only stop absurd bodies early.

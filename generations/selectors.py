@@ -9,7 +9,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import EndUser
-from config.pagination import page_newest_first
+from core.pagination import page_newest_first
 from generations.errors import GenerationsError
 from generations.models import (
     FINAL_STATUSES,

@@ -3,7 +3,7 @@
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 from ops import selectors, services
 from ops.schemas import LEVELS, DebugLogAccepted, DebugLogIn, HealthOut
 

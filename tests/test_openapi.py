@@ -11,7 +11,7 @@ import jsonschema_rs
 import pytest
 
 from config.api import api
-from config.errors import ERROR_STATUS
+from core.errors import ERROR_STATUS
 from config.openapi import REQUEST_EXAMPLES, operation_key
 
 ROOT = Path(__file__).resolve().parent.parent

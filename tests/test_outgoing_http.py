@@ -11,7 +11,7 @@ from assistants import embeddings
 from assistants.errors import AssistantsError
 from billing.errors import BillingError
 from billing.providers.yookassa import HttpYooKassaClient
-from config.http import outgoing_client
+from core.http import outgoing_client
 
 
 class DroppingServer:

@@ -17,7 +17,7 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import AccountIdFilter, CurrencyFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
-from config.errors import DomainError
+from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,

@@ -17,7 +17,7 @@ from billing import services
 from billing.admin.common import CurrencyFilter
 from billing.admin.refunds import RefundPermissionMixin
 from billing.models import Hold, Payment, ProviderEvent, ReferralReward
-from config.errors import DomainError
+from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     CustomView,

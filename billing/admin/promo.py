@@ -21,7 +21,7 @@ from billing.models import (
     PromoRedemption,
 )
 from billing.services.promo import MAX_BATCH, promo_code_normalize
-from config.errors import DomainError
+from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,

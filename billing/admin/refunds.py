@@ -10,7 +10,7 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import CurrencyFilter
 from billing.models import ChargeRefund, Refund
-from config.errors import DomainError
+from core.errors import DomainError
 from core.admin_toolkit import ReadOnlyBigTableAdmin, user_link
 
 REFUND_PERMISSION = "billing.issue_refund"

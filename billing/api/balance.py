@@ -8,7 +8,7 @@ from billing.errors import BillingError
 from billing.models import EntryType
 from billing.schemas import ENTRY_TYPE_NAMES, BalanceOut, TransactionPage, TransactionsQuery
 from billing.services import currency_validate
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["balance"])
 

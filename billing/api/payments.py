@@ -7,7 +7,7 @@ from billing import presenters, selectors, services
 from billing.api.docs import idempotency_key_doc
 from billing.idempotency import ProviderSteps, idempotency_key_of, idempotent_call, idempotent_provider_call
 from billing.schemas import PaymentCreateIn, PaymentOut, TelegramStarsIn
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["payments"])
 

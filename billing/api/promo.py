@@ -6,7 +6,7 @@ from billing import selectors, services
 from billing.api.docs import idempotency_key_doc
 from billing.idempotency import idempotent_call
 from billing.schemas import PromoRedeemIn, PromoRedeemOut
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["promo codes"])
 

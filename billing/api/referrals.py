@@ -6,7 +6,7 @@ from accounts.selectors import end_user_get
 from billing import selectors
 from billing.schemas import ReferralsOut, ReferralsQuery
 from billing.services import currency_validate
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["referrals"])
 

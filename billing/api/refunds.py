@@ -6,7 +6,7 @@ from billing.api.docs import idempotency_key_doc
 from billing.idempotency import ProviderSteps, idempotency_key_of, idempotent_call, idempotent_provider_call
 from billing.models import Payment
 from billing.schemas import RefundCreateIn, RefundOut, RefundStatusIn
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 
 router = Router(tags=["refunds"])
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from billing.errors import BillingError
-from config.http import outgoing_client
+from core.http import outgoing_client
 
 logger = logging.getLogger(__name__)
 

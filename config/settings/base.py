@@ -6,7 +6,7 @@ from pathlib import Path
 import environ
 
 from config.database import database_settings
-from config.proxies import trusted_networks_parse
+from core.proxies import trusted_networks_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -238,7 +238,7 @@ WEBHOOK_EVENT_RETENTION_DAYS = env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=3
 # Queue a delivery when the recording transaction commits (the beat sweep picks up anything missed).
 WEBHOOK_DELIVER_ON_COMMIT = env.bool("WEBHOOK_DELIVER_ON_COMMIT", default=True)
 
-# --- Proxies, shared counters, authentication throttling (config.proxies, accounts.throttle) ----
+# --- Proxies, shared counters, authentication throttling (core.proxies, accounts.throttle) ----
 # Addresses or CIDRs of the TLS proxies in front (nginx, a platform's router). The client address is
 # read from X-Forwarded-For only when the request comes from one of them, right to left.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])

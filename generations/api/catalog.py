@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 from ninja import Router
 
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 from generations import selectors
 from generations.schemas import AIModelOut
 

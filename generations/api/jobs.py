@@ -3,7 +3,7 @@ from ninja import Query, Router, Status
 
 from accounts.selectors import end_user_get
 from billing.idempotency import idempotent_call
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 from generations import presenters, selectors, services
 from generations.schemas import (
     GenerationCreateIn,

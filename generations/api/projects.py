@@ -2,7 +2,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from accounts.selectors import end_user_get
-from config.schemas import ERROR_CODES_4XX, ErrorOut
+from core.schemas import ERROR_CODES_4XX, ErrorOut
 from generations import presenters, selectors, services
 from generations.schemas import (
     PageQuery,

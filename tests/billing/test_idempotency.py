@@ -13,7 +13,7 @@ from billing import services
 from billing.errors import BillingError, InsufficientFunds
 from billing.idempotency import idempotent_call
 from billing.models import Hold, IdempotencyRecord
-from config.errors import DomainError
+from core.errors import DomainError
 from tests.billing.factories import user_funded
 from tests.conftest import run_concurrently
 

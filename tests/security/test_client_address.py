@@ -1,9 +1,9 @@
-"""config.proxies: the client address behind trusted proxies, read right to left."""
+"""core.proxies: the client address behind trusted proxies, read right to left."""
 
 import pytest
 from django.test import RequestFactory
 
-from config.proxies import client_address, trusted_networks_parse
+from core.proxies import client_address, trusted_networks_parse
 
 
 def address(settings, remote: str, forwarded: str | None, trusted: list[str]) -> str:

@@ -157,7 +157,7 @@ def test_empty_or_garbage_forwarded_for_from_a_trusted_proxy_falls_back_with_a_w
 ):
     settings.TRUSTED_PROXIES = ["10.9.0.0/16"]
     settings.API_AUTH_FAILURE_LIMIT = 1
-    with caplog.at_level(logging.WARNING, logger="config.proxies"):
+    with caplog.at_level(logging.WARNING, logger="core.proxies"):
         first = get_with_key("bd_garbage0-k", ip=PROXY, forwarded_for=header)
     assert first.status_code == 401
     assert any("X-Forwarded-For" in record.getMessage() for record in caplog.records)

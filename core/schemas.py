@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-from config.errors import ERROR_STATUS
+from core.errors import ERROR_STATUS
 
 MONEY_QUANTUM = Decimal("0.01")
 MAX_MONEY = Decimal("1000000000.00")

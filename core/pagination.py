@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from ninja import Schema
 from pydantic import Field
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
