@@ -22,7 +22,6 @@ from assistants.models import (
     KnowledgeChunk,
     Message,
 )
-from core.errors import DomainError
 from core.admin_toolkit import (
     BigTableAdmin,
     GuardedAdmin,
@@ -30,6 +29,7 @@ from core.admin_toolkit import (
     UserIdFilter,
     UserRefSearchMixin,
 )
+from core.errors import DomainError
 
 INLINE_MESSAGES = 50
 

@@ -15,8 +15,8 @@ from accounts.api import router as accounts_router
 from accounts.auth import ApiKeyAuth
 from assistants.api import router as assistants_router
 from billing.api import router as billing_router
-from core.errors import ERROR_STATUS, DomainError, error_body
 from config.openapi import BotdeskNinjaAPI
+from core.errors import ERROR_STATUS, DomainError, error_body
 from generations.api import router as generations_router
 from ops.api import router as ops_router
 

@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
 from accounts.models import EndUser
 from accounts.selectors import end_user_ids_for_ref
-from core.errors import DomainError
 from core.admin_toolkit import (
     BigTableAdmin,
     CustomView,
@@ -29,6 +28,7 @@ from core.admin_toolkit import (
     has_perms,
     user_link,
 )
+from core.errors import DomainError
 from generations import selectors, services
 from generations.models import (
     IN_FLIGHT_STATUSES,

@@ -11,8 +11,8 @@ import jsonschema_rs
 import pytest
 
 from config.api import api
-from core.errors import ERROR_STATUS
 from config.openapi import REQUEST_EXAMPLES, operation_key
+from core.errors import ERROR_STATUS
 
 ROOT = Path(__file__).resolve().parent.parent
 

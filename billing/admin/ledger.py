@@ -17,7 +17,6 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import AccountIdFilter, CurrencyFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
-from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,
@@ -29,6 +28,7 @@ from core.admin_toolkit import (
     TotalsMixin,
     user_link,
 )
+from core.errors import DomainError
 
 # --- Accounts (balances) and manual adjustments -----------------------------------------------
 

@@ -17,7 +17,6 @@ from billing import services
 from billing.admin.common import CurrencyFilter
 from billing.admin.refunds import RefundPermissionMixin
 from billing.models import Hold, Payment, ProviderEvent, ReferralReward
-from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     CustomView,
@@ -28,6 +27,7 @@ from core.admin_toolkit import (
     UserIdFilter,
     user_link,
 )
+from core.errors import DomainError
 
 
 class RefundForm(forms.Form):

@@ -21,7 +21,6 @@ from billing.models import (
     PromoRedemption,
 )
 from billing.services.promo import MAX_BATCH, promo_code_normalize
-from core.errors import DomainError
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,
@@ -31,6 +30,7 @@ from core.admin_toolkit import (
     ReadOnlyBigTableAdmin,
     UserIdFilter,
 )
+from core.errors import DomainError
 
 # --- Promo codes -------------------------------------------------------------------------------
 

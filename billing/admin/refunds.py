@@ -10,8 +10,8 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import CurrencyFilter
 from billing.models import ChargeRefund, Refund
-from core.errors import DomainError
 from core.admin_toolkit import ReadOnlyBigTableAdmin, user_link
+from core.errors import DomainError
 
 REFUND_PERMISSION = "billing.issue_refund"
 
