@@ -4,12 +4,22 @@
     .venv/bin/python bench/capacity.py --load      # drop + create botdesk_capacity, migrate, load, ledger_check
     .venv/bin/python bench/capacity.py --check     # ANALYZE + ledger_check on the loaded database
     .venv/bin/python bench/capacity.py             # measure only (VACUUM ANALYZE, sizes, per-row bytes)
-    .venv/bin/python bench/capacity.py --levers    # also measure each saving lever on copies of the tables
+    .venv/bin/python bench/capacity.py --settle    # retention with default settings first (resolved holds
+                                                   # past HOLD_RETENTION_DAYS go), VACUUM FULL what it emptied
+    .venv/bin/python bench/capacity.py --prompt-retention-days 90   # then prompts and URLs cleared too
+    .venv/bin/python bench/capacity.py --levers    # also measure each lever not applied, on table copies
 
 The mix (design of issue 6): 2,000,000 paid generations (a job with a 120-character prompt and an
 80-character result URL, its captured hold and its charge) and 2,000,000 other ledger operations
 (top-ups with their payment, bonuses, refunds, referral rewards), over one year of history.
 Only botdesk_capacity is ever dropped.
+
+Why --settle: the loader writes one year at once, as if retention had never run. In production the
+nightly retention keeps resolved holds (and, with PROMPT_RETENTION_DAYS, prompts) to their window, and
+the space of what it removes is reused by new rows, so a table settles at about one window of data.
+--settle runs the same retention command the beat schedule runs, then VACUUM FULL on the tables it
+shrank (what `VACUUM FULL`/`pg_repack` does once after a backlog purge), so the sizes measured are that
+settled state, not a year of backlog.
 """
 
 import argparse
@@ -54,6 +64,24 @@ def load() -> None:
     )  # fmt: skip
     print(f"seed_demo load: {seconds:.1f} s")
     check()
+
+
+def settle(*, prompt_retention_days: int | None = None) -> None:
+    """The nightly retention as the beat schedule runs it, then the tables it shrank compacted."""
+    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    if prompt_retention_days is not None:
+        env["PROMPT_RETENTION_DAYS"] = str(prompt_retention_days)
+    python = str(ROOT / ".venv/bin/python")
+    seconds = shell(python, "manage.py", "cleanup_retention", "--max-seconds", "7200", env=env)
+    print(
+        f"retention ({'default settings' if prompt_retention_days is None else f'PROMPT_RETENTION_DAYS={prompt_retention_days}'}): {seconds:.1f} s"
+    )
+    tables = ["billing_hold"] if prompt_retention_days is None else ["generations_generation"]
+    with psycopg.connect(URL, autocommit=True) as connection:
+        for table in tables:
+            began = time.monotonic()
+            connection.execute(psycopg.sql.SQL("VACUUM FULL {}").format(psycopg.sql.Identifier(table)))
+            print(f"VACUUM FULL {table}: {time.monotonic() - began:.1f} s")
 
 
 def check() -> None:
@@ -170,7 +198,18 @@ def main() -> None:
     )
     parser.add_argument("--load", action="store_true", help="drop, create, migrate and load botdesk_capacity")
     parser.add_argument("--check", action="store_true", help="ANALYZE, then ledger_check (without --load)")
-    parser.add_argument("--levers", action="store_true", help="measure each saving lever on table copies")
+    parser.add_argument(
+        "--settle", action="store_true", help="run retention with default settings, compact what it emptied"
+    )
+    parser.add_argument(
+        "--prompt-retention-days",
+        type=int,
+        default=None,
+        help="run retention with PROMPT_RETENTION_DAYS=N (after --settle), compact the jobs",
+    )
+    parser.add_argument(
+        "--levers", action="store_true", help="measure each lever not applied, on table copies"
+    )
     parser.add_argument(
         "--database", default=DATABASE, help="measure another (already loaded) database; --load refuses it"
     )
@@ -184,6 +223,10 @@ def main() -> None:
         load()
     elif options.check:
         check()
+    if options.settle:
+        settle()
+    if options.prompt_retention_days is not None:
+        settle(prompt_retention_days=options.prompt_retention_days)
     with psycopg.connect(URL, autocommit=True) as connection:
         tables, database = measure(connection)
         per_unit(tables, database)

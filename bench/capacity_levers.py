@@ -52,7 +52,17 @@ def relation_size(cursor: psycopg.Cursor, relation: str) -> int:
 
 
 def index_size(cursor: psycopg.Cursor, name: str) -> int:
-    return _one(cursor, "SELECT pg_relation_size(%s::regclass)", [name])
+    """The index's size; 0 once a migration has dropped it (the lever is applied)."""
+    return _one(cursor, "SELECT COALESCE(pg_relation_size(to_regclass(%s)), 0)", [name])
+
+
+def index_method(cursor: psycopg.Cursor, name: str) -> str | None:
+    cursor.execute(
+        "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = to_regclass(%s)",
+        [name],
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def timed(cursor: psycopg.Cursor, *statements: str) -> float:
@@ -113,13 +123,22 @@ BRIN = [
 
 
 def index_levers(cursor: psycopg.Cursor) -> list[Lever]:
-    levers = [Lever(group, note, index_size(cursor, name), 0, name) for group, name, note in DROPPABLE]
+    """The index levers not applied yet: a dropped index or one already BRIN or partial is skipped."""
+    levers = [
+        Lever(group, note, index_size(cursor, name), 0, name)
+        for group, name, note in DROPPABLE
+        if index_method(cursor, name) is not None
+    ]
     for group, table, name in BRIN:
+        if index_method(cursor, name) != "btree":
+            continue
         cursor.execute(f"CREATE INDEX lever_brin ON {table} USING brin (created_at)")
         brin = index_size(cursor, "lever_brin")
         cursor.execute("DROP INDEX lever_brin")
         levers.append(Lever(group, f"created_at btree -> BRIN ({name})", index_size(cursor, name), brin))
     # The operator column is set on manual adjustments only: a partial index keeps what FKs need.
+    if index_method(cursor, "billing_ledger_entry_operator_id_44978955") is None:
+        return levers
     cursor.execute(
         "CREATE INDEX lever_partial ON billing_ledger_entry (operator_id) WHERE operator_id IS NOT NULL"
     )

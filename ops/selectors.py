@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from kombu import Connection
 
+from ops.capacity import Room, capacity_room
 from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ class DbSizeReport:
     @property
     def over_budget(self) -> bool:
         return self.database_bytes >= self.budget_bytes
+
+    @property
+    def room(self) -> list[Room]:
+        return capacity_room(database_bytes=self.database_bytes, budget_bytes=self.budget_bytes)
 
 
 # Heap is the table without its TOAST (pg_table_size counts TOAST, the free space map and the

@@ -76,6 +76,9 @@ def test_dashboard_figures():
     assert panels["checks"]["ledger_check"].status == "failed"
     assert [run.policy for run in panels["retention"]["runs"]] == ["debug-logs"]
     assert panels["database"]["database_mb"] > 0
+    # The budget left, in units of business (ops.capacity): each alone, paid generations first.
+    room = panels["database"]["room"]
+    assert room[0].unit.code == "paid_generation" and room[0].count > 0
 
 
 def test_dashboard_links_open_filtered_changelists(admin_client_logged_in):

@@ -1,5 +1,6 @@
 """Database size: report figures, snapshots, the command, and the admin page's constant query count."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -109,3 +110,26 @@ def test_db_size_page_renders_in_a_constant_number_of_queries(
 def test_db_size_page_is_listed_in_the_admin_index(admin_client_logged_in):
     response = admin_client_logged_in.get("/admin/")
     assert b"/admin/ops/dbsizereport/" in response.content
+
+
+def test_room_left_in_units_of_business():
+    from ops.capacity import UNIT_COSTS, capacity_room
+
+    generation = next(unit for unit in UNIT_COSTS if unit.code == "paid_generation")
+    room = capacity_room(database_bytes=10 * MB, budget_bytes=10 * MB + 1000 * generation.bytes + 1)
+
+    assert [entry.unit.code for entry in room] == [unit.code for unit in UNIT_COSTS]
+    assert next(entry.count for entry in room if entry.unit is generation) == 1000
+    assert all(entry.count == 0 for entry in capacity_room(database_bytes=2 * MB, budget_bytes=MB))
+
+
+def test_command_and_report_say_what_the_rest_of_the_budget_holds(capsys):
+    report = selectors.db_size_report(budget_mb=100_000)
+    left = report.budget_bytes - report.database_bytes
+    assert [entry.count for entry in report.room] == [left // entry.unit.bytes for entry in report.room]
+
+    call_command("db_size", "--top", "1", "--budget-mb", "100000")
+
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("room left"))
+    # The database may grow between the two reads, so the command's count is checked by its shape.
+    assert re.search(r"about [\d,]+ paid generations, or [\d,]+ other operations", line), line

@@ -3,6 +3,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ops import charts, selectors
+from ops.capacity import capacity_room
 from ops.dashboard.base import MB, Panel
 
 
@@ -23,6 +24,7 @@ def build(now):
         "gauge": charts.gauge_svg(
             value=database_bytes, maximum=budget_bytes, label=gettext("database size against budget")
         ),
+        "room": capacity_room(database_bytes=database_bytes, budget_bytes=budget_bytes),
         "url": reverse("admin:ops_dbsizereport_changelist"),
     }
 
