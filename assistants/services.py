@@ -6,7 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, F, Value
@@ -546,19 +546,6 @@ def bot_instance_create(*, assistant: Assistant, username: str, token: str) -> t
             f"@{username} is already registered.", code="conflict", details={"username": "taken"}
         ) from exc
     return bot, webhook_secret
-
-
-def bot_instance_token(*, bot: BotInstance) -> str:
-    try:
-        return _fernet().decrypt(bot.token_encrypted.encode()).decode()
-    except InvalidToken as exc:
-        raise AssistantsError(
-            "The bot token cannot be decrypted with the current key.", code="conflict"
-        ) from exc
-
-
-def bot_instance_webhook_secret_matches(*, bot: BotInstance, secret: str) -> bool:
-    return secrets.compare_digest(bot.webhook_secret_hash, _secret_hash(secret))
 
 
 def bot_instance_set_status(*, bot: BotInstance, status: str) -> None:
