@@ -277,7 +277,7 @@ def db_size_snapshot_take(*, today: date | None = None) -> DbSizeSnapshot:
 # --- Ledger check ----------------------------------------------------------------------------------
 
 
-def ledger_check_run() -> LedgerCheckRun:
+def ledger_check_run_record() -> LedgerCheckRun:
     """Runs billing's `ledger_check` command and records the outcome; exit 1 means an invariant broke."""
     run = LedgerCheckRun(started_at=timezone.now())
     output = io.StringIO()
