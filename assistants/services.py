@@ -48,7 +48,7 @@ def assistant_create(*, owner: EndUser, name: str, instructions: str = "") -> As
         )
 
 
-def assistants_reassign_owner(*, source: EndUser, target: EndUser) -> None:
+def assistants_user_merge(*, source: EndUser, target: EndUser) -> None:
     """An anonymous user merged into a registered one takes its assistants and dialogs along."""
     Assistant.objects.filter(owner=source).update(owner=target, updated_at=timezone.now())
     Dialog.objects.filter(user=source).update(user=target)
