@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts.errors import UserBlocked
 from accounts.models import EndUser
 from accounts.services import end_user_current
-from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
 from assistants.errors import AssistantsError
@@ -91,9 +90,7 @@ def _plan(chunks: list[ChunkInput]) -> list[_PlannedChunk]:
 
 
 def _text_chunks(text: str) -> list[ChunkInput]:
-    pieces = chunk_text(
-        text, size=conf.get("ASSISTANTS_CHUNK_CHARS"), overlap=conf.get("ASSISTANTS_CHUNK_OVERLAP")
-    )
+    pieces = chunk_text(text, size=settings.ASSISTANTS_CHUNK_CHARS, overlap=settings.ASSISTANTS_CHUNK_OVERLAP)
     return [ChunkInput(content=piece) for piece in pieces]
 
 
@@ -206,7 +203,7 @@ def _swap_chunks(*, document: Document, planned: list[_PlannedChunk], vectors) -
 
 
 def _validate_chunks(chunks: list[ChunkInput]) -> list[ChunkInput]:
-    limit = conf.get("ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT")
+    limit = settings.ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT
     if not chunks:
         raise AssistantsError(
             "Send text or at least one chunk.", code="validation_error", details={"chunks": "empty"}
@@ -262,18 +259,19 @@ def document_upload(
             raise AssistantsError(
                 "The text must not be blank.", code="validation_error", details={"text": "blank"}
             )
-        if len(text) > conf.get("ASSISTANTS_MAX_TEXT_CHARS"):
+        if len(text) > settings.ASSISTANTS_MAX_TEXT_CHARS:
             raise AssistantsError(
                 "The text is too long.", code="validation_error", details={"text": "too long"}
             )
         source, size = Document.Source.TEXT, len(text)
-        inline = size <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHARS")
+        inline = size <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS
         planned_inputs = _text_chunks(text) if inline else []
     else:
         planned_inputs = _validate_chunks(chunks)
         source, size = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs)
-        inline = len(planned_inputs) <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHUNKS") and size <= conf.get(
-            "ASSISTANTS_SYNC_INDEX_MAX_CHARS"
+        inline = (
+            len(planned_inputs) <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS
+            and size <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS
         )
 
     if not inline:
@@ -513,7 +511,7 @@ def dialog_handoff(*, dialog_id: int, action: str, operator: str, reason: str = 
 
 
 def _fernet() -> Fernet:
-    material = conf.get("ASSISTANTS_TOKEN_KEY") or f"assistants-bot-token:{settings.SECRET_KEY}"
+    material = settings.ASSISTANTS_TOKEN_KEY or f"assistants-bot-token:{settings.SECRET_KEY}"
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(material.encode()).digest()))
 
 
