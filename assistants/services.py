@@ -6,7 +6,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, F, Value
@@ -16,7 +16,6 @@ from django.utils import timezone
 from accounts.errors import UserBlocked
 from accounts.models import EndUser
 from accounts.services import end_user_current
-from assistants import conf
 from assistants.chunking import chunk_text
 from assistants.embeddings import get_embedder, validate_embedding
 from assistants.errors import AssistantsError
@@ -48,7 +47,7 @@ def assistant_create(*, owner: EndUser, name: str, instructions: str = "") -> As
         )
 
 
-def assistants_reassign_owner(*, source: EndUser, target: EndUser) -> None:
+def assistants_user_merge(*, source: EndUser, target: EndUser) -> None:
     """An anonymous user merged into a registered one takes its assistants and dialogs along."""
     Assistant.objects.filter(owner=source).update(owner=target, updated_at=timezone.now())
     Dialog.objects.filter(user=source).update(user=target)
@@ -91,9 +90,7 @@ def _plan(chunks: list[ChunkInput]) -> list[_PlannedChunk]:
 
 
 def _text_chunks(text: str) -> list[ChunkInput]:
-    pieces = chunk_text(
-        text, size=conf.get("ASSISTANTS_CHUNK_CHARS"), overlap=conf.get("ASSISTANTS_CHUNK_OVERLAP")
-    )
+    pieces = chunk_text(text, size=settings.ASSISTANTS_CHUNK_CHARS, overlap=settings.ASSISTANTS_CHUNK_OVERLAP)
     return [ChunkInput(content=piece) for piece in pieces]
 
 
@@ -206,7 +203,7 @@ def _swap_chunks(*, document: Document, planned: list[_PlannedChunk], vectors) -
 
 
 def _validate_chunks(chunks: list[ChunkInput]) -> list[ChunkInput]:
-    limit = conf.get("ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT")
+    limit = settings.ASSISTANTS_MAX_CHUNKS_PER_DOCUMENT
     if not chunks:
         raise AssistantsError(
             "Send text or at least one chunk.", code="validation_error", details={"chunks": "empty"}
@@ -262,18 +259,19 @@ def document_upload(
             raise AssistantsError(
                 "The text must not be blank.", code="validation_error", details={"text": "blank"}
             )
-        if len(text) > conf.get("ASSISTANTS_MAX_TEXT_CHARS"):
+        if len(text) > settings.ASSISTANTS_MAX_TEXT_CHARS:
             raise AssistantsError(
                 "The text is too long.", code="validation_error", details={"text": "too long"}
             )
         source, size = Document.Source.TEXT, len(text)
-        inline = size <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHARS")
+        inline = size <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS
         planned_inputs = _text_chunks(text) if inline else []
     else:
         planned_inputs = _validate_chunks(chunks)
         source, size = Document.Source.CHUNKS, sum(len(c.content) for c in planned_inputs)
-        inline = len(planned_inputs) <= conf.get("ASSISTANTS_SYNC_INDEX_MAX_CHUNKS") and size <= conf.get(
-            "ASSISTANTS_SYNC_INDEX_MAX_CHARS"
+        inline = (
+            len(planned_inputs) <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHUNKS
+            and size <= settings.ASSISTANTS_SYNC_INDEX_MAX_CHARS
         )
 
     if not inline:
@@ -513,7 +511,7 @@ def dialog_handoff(*, dialog_id: int, action: str, operator: str, reason: str = 
 
 
 def _fernet() -> Fernet:
-    material = conf.get("ASSISTANTS_TOKEN_KEY") or f"assistants-bot-token:{settings.SECRET_KEY}"
+    material = settings.ASSISTANTS_TOKEN_KEY or f"assistants-bot-token:{settings.SECRET_KEY}"
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(material.encode()).digest()))
 
 
@@ -546,19 +544,6 @@ def bot_instance_create(*, assistant: Assistant, username: str, token: str) -> t
             f"@{username} is already registered.", code="conflict", details={"username": "taken"}
         ) from exc
     return bot, webhook_secret
-
-
-def bot_instance_token(*, bot: BotInstance) -> str:
-    try:
-        return _fernet().decrypt(bot.token_encrypted.encode()).decode()
-    except InvalidToken as exc:
-        raise AssistantsError(
-            "The bot token cannot be decrypted with the current key.", code="conflict"
-        ) from exc
-
-
-def bot_instance_webhook_secret_matches(*, bot: BotInstance, secret: str) -> bool:
-    return secrets.compare_digest(bot.webhook_secret_hash, _secret_hash(secret))
 
 
 def bot_instance_set_status(*, bot: BotInstance, status: str) -> None:

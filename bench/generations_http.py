@@ -80,10 +80,10 @@ print(json.dumps({"key": raw_key}))
 CHECK_SCRIPT = """
 import django, json
 django.setup()
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from generations.models import Generation
 from django.db.models import Count
-results = ledger_check_run()
+results = ledger_invariants_check()
 print(json.dumps({
     "ledger_ok": all(r.ok for r in results),
     "failed": [r.invariant for r in results if not r.ok],

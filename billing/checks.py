@@ -30,7 +30,8 @@ def _check(invariant: str, sql: str, params: list | None = None, *, describe: st
     return CheckResult(invariant, not rows, f"{len(rows)} {describe}" if rows else "", rows[:SAMPLE])
 
 
-def ledger_check_run(*, hold_grace_seconds: int = 120) -> list[CheckResult]:
+def ledger_invariants_check(*, hold_grace_seconds: int = 120) -> list[CheckResult]:
+    """One result per invariant; the `ledger_check` command prints them and exits 1 on a failure."""
     results = [
         _check(
             "1a. user balance = sum of its ledger entries",

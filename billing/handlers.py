@@ -9,4 +9,4 @@ def on_end_user_created(event: EndUserCreated) -> None:
 
 
 def on_end_users_merged(event: EndUsersMerged) -> None:
-    services.users_merge(source=event.source, target=event.target)
+    services.billing_user_merge(source=event.source, target=event.target)

@@ -58,7 +58,7 @@ def client_address(request: "HttpRequest | None") -> str:
     if request is None:
         return "unknown"
     remote = request.META.get("REMOTE_ADDR") or ""
-    networks = _trusted(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+    networks = _trusted(tuple(settings.TRUSTED_PROXIES))
     peer = address_parse(remote)
     if peer is None or not networks or not _is_trusted(peer, networks):
         return str(peer) if peer is not None else (remote or "unknown")

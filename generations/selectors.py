@@ -17,7 +17,6 @@ from generations.models import (
     Generation,
     Project,
     ProjectItem,
-    ProviderLog,
     UsageDaily,
 )
 
@@ -103,14 +102,6 @@ def failures_recent_by_model(*, since: datetime | None = None) -> QuerySet:
         .annotate(failures=Count("pk"), last_at=Max("created_at"))
         .order_by("-failures", "model__code", "error_code")
     )
-
-
-def provider_logs_recent() -> QuerySet[ProviderLog]:
-    return ProviderLog.objects.select_related("user").order_by("-pk")
-
-
-def usage_daily_for_days(*, since: datetime, until: datetime) -> QuerySet[UsageDaily]:
-    return UsageDaily.objects.select_related("model").filter(day__gte=since, day__lt=until).order_by("day")
 
 
 def generations_newest_for_user(*, user: EndUser, limit: int) -> list[Generation]:

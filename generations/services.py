@@ -305,41 +305,34 @@ _ALLOWED_FROM = {
 # One statement decides a move: it changes the job only from a state the move starts from (and, for a
 # success, only before the deadline), and returns the row with what the answer needs (the user's
 # identities, the model's code). Raw SQL for RETURNING with the join, which the ORM's update() lacks.
+# Every move shares the tail (the join, the condition, the returned row); only its SET differs.
+_MOVE_TAIL = """
+FROM generations_model m, accounts_end_user u
+WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
+  AND g.created_at > %(deadline)s
+RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
+          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
+          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
+"""
+# A final move's duration: the bot's figure, or the time since the job started (or was created).
+_MOVE_DURATION = """
+    duration_ms = LEAST(2147483647, GREATEST(0, COALESCE(%(duration_ms)s,
+    (EXTRACT(EPOCH FROM (%(now)s - COALESCE(g.started_at, g.created_at))) * 1000)::bigint)))"""
 _MOVE_SQL = {
     Status.PROCESSING: """
 UPDATE generations_generation g SET status = %(status)s, started_at = %(now)s,
-    task_id = COALESCE(%(task_id)s, g.task_id)
-FROM generations_model m, accounts_end_user u
-WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
-  AND g.created_at > %(deadline)s
-RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
-          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
-""",
+    task_id = COALESCE(%(task_id)s, g.task_id)"""
+    + _MOVE_TAIL,
     Status.SUCCEEDED: """
 UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
-    task_id = COALESCE(%(task_id)s, g.task_id), result_url = %(result_url)s,
-    duration_ms = LEAST(2147483647, GREATEST(0, COALESCE(%(duration_ms)s,
-    (EXTRACT(EPOCH FROM (%(now)s - COALESCE(g.started_at, g.created_at))) * 1000)::bigint)))
-FROM generations_model m, accounts_end_user u
-WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
-  AND g.created_at > %(deadline)s
-RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
-          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
-""",
+    task_id = COALESCE(%(task_id)s, g.task_id), result_url = %(result_url)s,"""
+    + _MOVE_DURATION
+    + _MOVE_TAIL,
     "ended": """
 UPDATE generations_generation g SET status = %(status)s, completed_at = %(now)s,
-    task_id = COALESCE(%(task_id)s, g.task_id), error_code = %(error_code)s, error_message = %(error_message)s,
-    duration_ms = LEAST(2147483647, GREATEST(0, COALESCE(%(duration_ms)s,
-    (EXTRACT(EPOCH FROM (%(now)s - COALESCE(g.started_at, g.created_at))) * 1000)::bigint)))
-FROM generations_model m, accounts_end_user u
-WHERE g.id = %(id)s AND g.status = ANY(%(from_statuses)s) AND m.id = g.model_id AND u.id = g.user_id
-  AND g.created_at > %(deadline)s
-RETURNING g.id, g.user_id, g.model_id, g.status, g.prompt, g.parameters, g.cost, g.currency, g.is_free,
-          g.hold_id, g.task_id, g.result_url, g.error_code, g.error_message, g.duration_ms, g.created_at,
-          g.started_at, g.completed_at, g.api_key_id, m.code, u.telegram_id, u.device_id, u.external_id
-""",
+    task_id = COALESCE(%(task_id)s, g.task_id), error_code = %(error_code)s, error_message = %(error_message)s,"""
+    + _MOVE_DURATION
+    + _MOVE_TAIL,
 }
 
 
@@ -509,8 +502,10 @@ def _timeout_events_record(*, keys: dict[int, int]) -> None:
 def generations_user_merge(*, source: EndUser, target: EndUser) -> None:
     """Re-points an anonymous user's jobs, projects and logs to the user it was merged into.
 
-    Runs in accounts' merge transaction. Holds stay where billing put them: the money held for a
-    source job is the source's until the job resolves, and capture/release address the hold by id.
+    Runs in accounts' merge transaction. Holds are billing's to move: its merge (balances_user_merge)
+    re-points the source's open holds, with their held amount, to the target's account, so a source job
+    is captured or released on the target's money; capture/release address the hold by id, so the job
+    row needs nothing more.
     """
     Generation.objects.filter(user=source).update(user=target)
     Project.objects.filter(user=source).update(user=target)

@@ -51,7 +51,7 @@ def lock_key(name: str) -> int:
 
 
 def lease_seconds() -> int:
-    return int(getattr(settings, "LEADER_LEASE_SECONDS", 0) or settings.CELERY_TASK_TIME_LIMIT + 60)
+    return int(settings.LEADER_LEASE_SECONDS or settings.CELERY_TASK_TIME_LIMIT + 60)
 
 
 def _holder() -> str:

@@ -105,7 +105,7 @@ class DatabaseLogHandler(logging.Handler):
         from django.apps import apps
         from django.conf import settings
 
-        return apps.ready and getattr(settings, "DEBUG_LOG_DATABASE", True)
+        return apps.ready and settings.DEBUG_LOG_DATABASE
 
     def _back_off(self, exc: Exception | str) -> None:
         self._down_until = time.monotonic() + BACKOFF_SECONDS

@@ -139,7 +139,8 @@ def _configured_secrets() -> list[str]:
 
         if not settings.configured:
             return []
-        values = (getattr(settings, name, "") for name in SECRET_SETTINGS)
+        # Names held in data: each is declared in config/settings/base.py, so no default is needed.
+        values = (getattr(settings, name) for name in SECRET_SETTINGS)
         return [value for value in values if isinstance(value, str) and len(value) >= SECRET_MIN_LENGTH]
     except Exception:
         return []

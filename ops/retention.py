@@ -5,7 +5,7 @@ app's table is one line here and ops never imports that app. Days come from a se
 time, so operators change retention through the environment without a deploy.
 
 Adding a table: one `RetentionPolicy(...)` line below (name, model label, timestamp field, days setting,
-default days). The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
+default days) and the days setting, with that default, in config/settings/base.py. The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
 expired primary keys through it. `also_past_cutoff` names more timestamp fields that must be past the cutoff too; a
 NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
 """
@@ -26,12 +26,13 @@ class RetentionPolicy:
     model_label: str  # "app_label.ModelName"
     timestamp_field: str
     days_setting: str
-    default_days: int
+    default_days: int  # what base.py declares for days_setting; the setting is what a run reads
     also_past_cutoff: tuple[str, ...] = ()
 
     @property
     def days(self) -> int:
-        return int(getattr(settings, self.days_setting, self.default_days))
+        # A name held in data: every days setting is declared with its default in config/settings/base.py.
+        return int(getattr(settings, self.days_setting))
 
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.days)

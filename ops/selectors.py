@@ -210,10 +210,6 @@ def db_size_budget_date(
 # --- Runs ----------------------------------------------------------------------------------------------
 
 
-def retention_runs_latest(*, limit: int = 20) -> QuerySet[RetentionRun]:
-    return RetentionRun.objects.order_by("-started_at", "-id")[:limit]
-
-
 def retention_runs_latest_per_policy() -> QuerySet[RetentionRun]:
     """The most recent run of each policy (one query: DISTINCT ON)."""
     return RetentionRun.objects.order_by("policy", "-started_at", "-id").distinct("policy")

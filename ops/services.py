@@ -41,8 +41,6 @@ DEBUG_LOG_CONTEXT_MAX_BYTES = 4096
 DEBUG_LOG_SOURCE_MAX = 100
 # 5,000 rows per DELETE: each batch commits in well under a second, so no lock is held for long.
 RETENTION_BATCH_SIZE = 5000
-# Stay inside Celery's soft time limit (540 s); the next run continues where this one stopped.
-RETENTION_MAX_SECONDS = 300
 LEDGER_CHECK_COMMAND = "ledger_check"
 LEDGER_CHECK_OUTPUT_MAX = 20_000
 
@@ -197,11 +195,7 @@ def retention_cleanup_run(
 ) -> list[RetentionRun]:
     """Applies every retention policy; one RetentionRun per policy, a failing policy does not stop the rest."""
     now = now or timezone.now()
-    budget = (
-        max_seconds
-        if max_seconds is not None
-        else getattr(settings, "RETENTION_MAX_SECONDS", RETENTION_MAX_SECONDS)
-    )
+    budget = max_seconds if max_seconds is not None else settings.RETENTION_MAX_SECONDS
     deadline = time.monotonic() + budget
     return [
         retention_policy_apply(policy=policy, now=now, batch_size=batch_size, deadline=deadline)
@@ -277,7 +271,7 @@ def db_size_snapshot_take(*, today: date | None = None) -> DbSizeSnapshot:
 # --- Ledger check ----------------------------------------------------------------------------------
 
 
-def ledger_check_run() -> LedgerCheckRun:
+def ledger_check_run_record() -> LedgerCheckRun:
     """Runs billing's `ledger_check` command and records the outcome; exit 1 means an invariant broke."""
     run = LedgerCheckRun(started_at=timezone.now())
     output = io.StringIO()

@@ -21,4 +21,4 @@ def db_size_snapshot() -> int:
 @shared_task(name="ops.tasks.ledger_check")
 @singleton("ops.ledger_check")
 def ledger_check() -> str:
-    return services.ledger_check_run().status
+    return services.ledger_check_run_record().status

@@ -3,6 +3,7 @@
 from billing.services.ledger import (
     HoldResolution,
     balance_adjust,
+    balances_user_merge,
     credit_grant,
     currency_validate,
     entry_post,
@@ -13,10 +14,9 @@ from billing.services.ledger import (
     system_account_cache_clear,
     system_account_id,
     user_account_id,
-    users_merge_balances,
     welcome_bonus_grant,
 )
-from billing.services.merges import users_merge
+from billing.services.merges import billing_user_merge
 from billing.services.payments import (
     payment_by_provider_key,
     payment_create,
@@ -49,6 +49,8 @@ from billing.services.subscriptions import subscription_purchase, subscription_r
 __all__ = [
     "HoldResolution",
     "balance_adjust",
+    "balances_user_merge",
+    "billing_user_merge",
     "credit_grant",
     "currency_validate",
     "entry_post",
@@ -85,8 +87,6 @@ __all__ = [
     "system_account_id",
     "telegram_stars_credit",
     "user_account_id",
-    "users_merge",
-    "users_merge_balances",
     "welcome_bonus_grant",
     "yookassa_notification_apply",
     "yookassa_notification_verify",

@@ -184,7 +184,7 @@ def balance_adjust(
         )
 
 
-def users_merge_balances(*, source: EndUser, target: EndUser) -> list[LedgerEntry]:
+def balances_user_merge(*, source: EndUser, target: EndUser) -> list[LedgerEntry]:
     """Moves all of the source's money to the target through the merge clearing account.
 
     Runs inside the merge transaction (accounts' EndUsersMerged event). Open holds move with the money:

@@ -8,14 +8,14 @@ from django.utils import timezone
 
 from accounts.models import EndUser
 from billing.models import Plan, PromoRedemption, Subscription
-from billing.services.ledger import users_merge_balances
+from billing.services.ledger import balances_user_merge
 from billing.services.subscriptions import FREE_PLAN_CODE
 
 
-def users_merge(*, source: EndUser, target: EndUser) -> None:
-    users_merge_balances(source=source, target=target)
-    _subscription_merge(source=source, target=target)
-    _promo_redemptions_merge(source=source, target=target)
+def billing_user_merge(*, source: EndUser, target: EndUser) -> None:
+    balances_user_merge(source=source, target=target)
+    _subscription_user_merge(source=source, target=target)
+    _promo_redemptions_user_merge(source=source, target=target)
 
 
 def _is_paid_and_active(subscription: Subscription | None, now) -> bool:
@@ -27,7 +27,7 @@ def _is_paid_and_active(subscription: Subscription | None, now) -> bool:
     )
 
 
-def _subscription_merge(*, source: EndUser, target: EndUser) -> None:
+def _subscription_user_merge(*, source: EndUser, target: EndUser) -> None:
     """A paid subscription of the source moves to the target; of two paid ones the later expiry wins."""
     now = timezone.now()
     rows = {
@@ -53,7 +53,7 @@ def _subscription_merge(*, source: EndUser, target: EndUser) -> None:
     moving.save(update_fields=["plan", "expires_at", "auto_renew", "updated_at"])
 
 
-def _promo_redemptions_merge(*, source: EndUser, target: EndUser) -> None:
+def _promo_redemptions_user_merge(*, source: EndUser, target: EndUser) -> None:
     """Codes both had redeemed are flagged on the source's row; the credits stay (see PromoRedemption)."""
     redeemed_by_target = (
         PromoRedemption.objects.filter(Q(user=target) | Q(user__merged_into=target))

@@ -7,14 +7,16 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import EndUser
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.models import Account, LedgerEntry, Payment
 from tests.billing.factories import account_of
 
 
 def assert_ledger_clean() -> None:
     failures = [
-        (result.invariant, result.detail, result.samples) for result in ledger_check_run() if not result.ok
+        (result.invariant, result.detail, result.samples)
+        for result in ledger_invariants_check()
+        if not result.ok
     ]
     assert failures == []
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from billing import services
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.errors import BillingError
 from billing.models import Account, EntryType, Hold, LedgerEntry
 from tests.billing.factories import account_of, user_funded
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def assert_ledger_clean():
-    failed = [result for result in ledger_check_run() if not result.ok]
+    failed = [result for result in ledger_invariants_check() if not result.ok]
     assert not failed, failed
 
 

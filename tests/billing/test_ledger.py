@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.services import end_user_attach_identity
 from billing import services
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Hold, LedgerEntry
 from tests.billing.factories import account_of, user_create, user_funded
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def assert_ledger_clean():
-    failed = [result for result in ledger_check_run() if not result.ok]
+    failed = [result for result in ledger_invariants_check() if not result.ok]
     assert not failed, failed
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from billing import services
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.models import EntryType, Hold, LedgerEntry
 from tests.billing.factories import user_funded
 
@@ -16,7 +16,7 @@ INVARIANT = "5a. a captured hold has exactly the one charge it captured"
 
 
 def check_5a():
-    (result,) = [result for result in ledger_check_run() if result.invariant == INVARIANT]
+    (result,) = [result for result in ledger_invariants_check() if result.invariant == INVARIANT]
     return result
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 
 from accounts.models import EndUser
 from accounts.services import end_user_upsert
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.models import Account, EntryType, Hold, LedgerEntry
 from billing.services import credit_grant, entry_post, user_account_id
 from generations import services
@@ -93,7 +93,9 @@ def hold_status(generation: Generation) -> str | None:
 
 def assert_ledger_clean() -> None:
     failures = [
-        (result.invariant, result.detail, result.samples) for result in ledger_check_run() if not result.ok
+        (result.invariant, result.detail, result.samples)
+        for result in ledger_invariants_check()
+        if not result.ok
     ]
     assert failures == []
 

@@ -55,7 +55,7 @@ def test_command_error_with_returncode_1_is_a_failure(ledger_check_command):
         raise CommandError("1 invariant failed", returncode=1)
 
     ledger_check_command(failing)
-    assert services.ledger_check_run().status == "failed"
+    assert services.ledger_check_run_record().status == "failed"
 
 
 def test_a_crash_is_an_error_not_a_pass(ledger_check_command):
@@ -63,13 +63,13 @@ def test_a_crash_is_an_error_not_a_pass(ledger_check_command):
         raise RuntimeError("relation does not exist")
 
     ledger_check_command(crashing)
-    run = services.ledger_check_run()
+    run = services.ledger_check_run_record()
     assert run.status == "error"
     assert "relation does not exist" in run.output
 
 
 def test_missing_command_is_an_error(monkeypatch):
     monkeypatch.setattr(services, "get_commands", dict)
-    run = services.ledger_check_run()
+    run = services.ledger_check_run_record()
     assert run.status == "error"
     assert "not installed" in run.output

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import EndUser
 from assistants.models import Assistant, Document
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 from billing.models import Account, EntryType, Hold, LedgerEntry, Payment
 from generations.models import Generation, Project, ProviderLog, UsageDaily
 from ops.models import DebugLog
@@ -27,7 +27,9 @@ def table_counts() -> dict[str, int]:
 
 def assert_ledger_clean() -> None:
     failed = [
-        (result.invariant, result.detail, result.samples) for result in ledger_check_run() if not result.ok
+        (result.invariant, result.detail, result.samples)
+        for result in ledger_invariants_check()
+        if not result.ok
     ]
     assert failed == []
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from billing.checks import ledger_check_run
+from billing.checks import ledger_invariants_check
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 "SELECT set_config('statement_timeout', %s, true)",
                 [str(settings.MAINTENANCE_STATEMENT_TIMEOUT_MS)],
             )
-            results = ledger_check_run(hold_grace_seconds=hold_grace_seconds)
+            results = ledger_invariants_check(hold_grace_seconds=hold_grace_seconds)
         for result in results:
             mark = "ok  " if result.ok else "FAIL"
             self.stdout.write(f"{mark} {result.invariant}" + (f": {result.detail}" if result.detail else ""))

@@ -1,13 +1,10 @@
-"""Demo and load data for seed_demo.
+"""The load data of seed_demo --users/--operations: what the services would write, at load scale.
 
-`demo_seed` goes through the services (users, bonuses, top-ups, jobs, a project, an assistant), so a
-fresh `make run` shows every screen with data that was made the way production makes it.
-
-`load_seed` writes what the services would write, at load scale, with set-based SQL inside one
-transaction: `INSERT ... SELECT generate_series` on the server (no rows cross the wire), the money
-computed with window functions so that every invariant of design.md section 4 holds afterwards
-(`ledger_check` passes). Rows are inserted in time order, chunk by chunk, as production appends them,
-so ids and `created_at` stay correlated and date-bounded index scans behave as they will in production.
+`load_seed` writes with set-based SQL inside one transaction: `INSERT ... SELECT generate_series` on the
+server (no rows cross the wire), the money computed with window functions so that every invariant of
+design.md section 4 holds afterwards (`ledger_check` passes). Rows are inserted in time order, chunk by
+chunk, as production appends them, so ids and `created_at` stay correlated and date-bounded index scans
+behave as they will in production.
 """
 
 from collections.abc import Callable
@@ -19,134 +16,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import EndUser
-from accounts.services import end_user_upsert
 from billing.models import Account, EntryType
-from billing.services import system_account_id, telegram_stars_credit
+from billing.services import system_account_id
 from generations import services as generations_services
-from generations.models import AIModel, Generation, Project
-
-# --- Demo (through the services) --------------------------------------------------------------
-
-DEMO_USERS = [
-    ("100000001", {"username": "alice", "first_name": "Alice", "language_code": "en"}),
-    ("100000002", {"username": "boris", "first_name": "Boris", "language_code": "ru"}),
-    ("100000003", {"username": "chen", "first_name": "Chen", "language_code": "zh"}),
-    ("device:demo-phone-1", {}),
-]
-# (user ref, Telegram Stars charge id, stars): the charge id makes each top-up happen once.
-DEMO_TOPUPS = [
-    ("100000001", "demo-stars-alice-1", 500),
-    ("100000001", "demo-stars-alice-2", 250),
-    ("100000002", "demo-stars-boris-1", 300),
-]
-# (user ref, model code, prompt, final status)
-DEMO_GENERATIONS = [
-    ("100000001", "flux-2-pro", "A lighthouse on a cliff at dawn, watercolour", "succeeded"),
-    ("100000001", "recraft-v3", "Flat icon of a paper plane, teal and white", "succeeded"),
-    ("100000001", "kling-2.1-master", "A cat surfing a wave in slow motion", "failed"),
-    ("100000001", "suno-v4.5", "Lo-fi beat for studying, rainy evening", "succeeded"),
-    ("100000002", "flux-2-pro", "Portrait of an old fisherman, Rembrandt lighting", "succeeded"),
-    ("100000002", "veo-3-fast", "Drone shot over a snowy forest", "timeout"),
-    ("100000003", "flux-schnell", "A red bicycle against a yellow wall", "succeeded"),
-]
-DEMO_DOCUMENT = (
-    "Opening hours: Monday to Friday 9:00 to 18:00, Saturday 10:00 to 14:00.\n\n"
-    "Prices: an image costs from 4 RUB, a five-second video from 45 RUB, a song 8 RUB.\n\n"
-    "Refunds: a failed generation is never charged; the held money returns to the balance."
-)
-
-
-@dataclass
-class DemoReport:
-    users_created: int = 0
-    topups_credited: int = 0
-    generations_created: int = 0
-    project_items_added: int = 0
-    assistant_created: bool = False
-
-    def __str__(self) -> str:
-        return (
-            f"demo data: {self.users_created} users created ({len(DEMO_USERS) - self.users_created} already "
-            f"there), {self.topups_credited} top-ups, {self.generations_created} generations, "
-            f"{self.project_items_added} project items, assistant {'created' if self.assistant_created else 'kept'}"
-        )
-
-
-def demo_seed() -> DemoReport:
-    """Idempotent: every step is keyed (user refs, Stars charge ids, 'has no jobs yet'), so a rerun adds nothing."""
-    report = DemoReport()
-    users: dict[str, EndUser] = {}
-    with transaction.atomic():
-        for index, (ref, profile) in enumerate(DEMO_USERS):
-            referrer = DEMO_USERS[0][0] if index == 1 else None
-            users[ref], created = end_user_upsert(ref=ref, profile=profile, referrer_ref=referrer)
-            report.users_created += created
-    for ref, charge_id, stars in DEMO_TOPUPS:
-        _, credited = telegram_stars_credit(
-            user=users[ref], charge_id=charge_id, total_amount=stars, invoice_payload="demo"
-        )
-        report.topups_credited += credited
-    report.generations_created = _demo_generations(users)
-    report.project_items_added = _demo_project(users[DEMO_USERS[0][0]])
-    report.assistant_created = _demo_assistant(users[DEMO_USERS[0][0]])
-    return report
-
-
-def _demo_generations(users: dict[str, EndUser]) -> int:
-    models = {
-        model.code: model for model in AIModel.objects.filter(code__in={g[1] for g in DEMO_GENERATIONS})
-    }
-    with_jobs = set(
-        Generation.objects.filter(user__in=users.values()).values_list("user_id", flat=True).distinct()
-    )
-    created = 0
-    for ref, model_code, prompt, status in DEMO_GENERATIONS:
-        user = users[ref]
-        if user.pk in with_jobs or model_code not in models:
-            continue
-        generation = generations_services.generation_create(
-            user=user, model_code=model_code, prompt=prompt, parameters={"demo": True}
-        )
-        generations_services.generation_status_set(
-            generation_id=generation.pk, status=Generation.Status.PROCESSING, task_id=f"demo-{generation.pk}"
-        )
-        outcome = {"status": status}
-        if status == Generation.Status.SUCCEEDED:
-            outcome["result_url"] = f"https://files.example.com/demo/{generation.pk}.webp"
-        else:
-            outcome.update(error_code="provider_error", error_message="The provider gave up (demo).")
-        generations_services.generation_status_set(generation_id=generation.pk, **outcome)
-        created += 1
-    return created
-
-
-def _demo_project(user: EndUser) -> int:
-    if Project.objects.filter(user=user, name="Demo project").exists():
-        return 0
-    project = generations_services.project_create(
-        user=user, name="Demo project", description="A folder of a user's results."
-    )
-    generation_ids = Generation.objects.filter(user=user).order_by("pk").values_list("pk", flat=True)
-    for generation_id in generation_ids:
-        generations_services.project_item_add(project_id=project.pk, generation_id=generation_id)
-    return len(generation_ids)
-
-
-def _demo_assistant(user: EndUser) -> bool:
-    from assistants.models import Assistant
-    from assistants.services import assistant_create, document_upload
-
-    if Assistant.objects.filter(owner=user, name="Demo assistant").exists():
-        return False
-    assistant = assistant_create(
-        owner=user, name="Demo assistant", instructions="Answer questions about the studio politely."
-    )
-    document_upload(assistant=assistant, title="Studio FAQ", text=DEMO_DOCUMENT)
-    return True
-
-
-# --- Load (set-based SQL) --------------------------------------------------------------------
+from generations.models import AIModel
 
 # Credits of the "other" half of the operations: (entry type, share in percent).
 OTHER_MIX = [
@@ -382,15 +255,24 @@ class _Loader:
         user's history alternates in time. The user's first credit is a top-up raised to cover any dip
         below zero, which keeps every prefix of the history, hence every balance_after, >= 0.
         """
+        self.stage_raw_operations(self.paid_models_weighted())
+        self.stage_welcome_bonuses()
+        self.raise_opening_topups()
+        self.stage_ids_and_balances()
+        self.step(0, "staged")
+
+    def paid_models_weighted(self) -> list[AIModel]:
+        """The paid models of PAID_MIX, each repeated as often as it sells."""
         models = {
             m.code: m
             for m in AIModel.objects.filter(code__in=PAID_MIX, is_free=False, currency=self.currency)
         }
         if not models and self.operations:
             raise ValueError(f"no paid models in {self.currency} to load generations of")
-        weighted = [
-            models[code] for code, weight in PAID_MIX.items() if code in models for _ in range(weight)
-        ]
+        return [models[code] for code, weight in PAID_MIX.items() if code in models for _ in range(weight)]
+
+    def stage_raw_operations(self, weighted: list[AIModel]) -> None:
+        """seed_raw: each operation's user, type, model, amount and time, drawn on the server."""
         mix_bounds, total = [], 0
         for entry_type, share in OTHER_MIX:
             total += share
@@ -438,6 +320,9 @@ class _Loader:
                 **ENTRY_TYPES,
             },
         )
+
+    def stage_welcome_bonuses(self) -> None:
+        """One welcome bonus per loaded user, at the user's creation (negative n: before any operation)."""
         welcome = settings.WELCOME_BONUS
         if welcome > 0:
             self.sql(
@@ -449,7 +334,9 @@ class _Loader:
                 """,
                 {"welcome": welcome, **ENTRY_TYPES},
             )
-        # Raise each user's opening top-up by the deepest dip of their history below zero.
+
+    def raise_opening_topups(self) -> None:
+        """Raise each user's opening top-up by the deepest dip of their history below zero."""
         self.sql(
             "stage",
             """
@@ -463,6 +350,9 @@ class _Loader:
             FROM dips WHERE o.account_id = dips.account_id AND o.opening
             """,
         )
+
+    def stage_ids_and_balances(self) -> None:
+        """seed_op: seed_raw in time order with each row's balance_after and the ids it will insert."""
         self.sql(
             "stage",
             """
@@ -479,7 +369,6 @@ class _Loader:
         )
         self.sql("stage", "CREATE INDEX ON seed_op (created_at)")
         self.sql("stage", "DROP TABLE seed_raw")
-        self.step(0, "staged")
 
     def sequences(self) -> dict[str, str]:
         self.cursor.execute(
@@ -490,10 +379,21 @@ class _Loader:
 
     def insert_operations(self) -> None:
         """Chunk by chunk in time order: payments, generations, holds, then the ledger entries."""
+        for window in self.operation_windows():
+            self.report.payments += self.insert_payments(window)
+            self.report.generations += self.insert_generations(window)
+            self.insert_holds(window)
+            entries = self.insert_ledger_entries(window)
+            self.report.ledger_entries += entries
+            self.report.operations += entries - self._welcome_rows(window)
+            self.step(entries, "operations")
+
+    def operation_windows(self) -> list[dict]:
+        """CHUNKS consecutive time windows over seed_op, each with the parameters every insert takes."""
         self.cursor.execute("SELECT MIN(created_at), MAX(created_at) FROM seed_op")
         first, last = self.cursor.fetchone()
         if first is None:
-            return
+            return []
         width = (last - first) / CHUNKS + timedelta(microseconds=1)
         params = {
             "currency": self.currency,
@@ -504,87 +404,97 @@ class _Loader:
             "prompts": self.prompts,
             **ENTRY_TYPES,
         }
-        for chunk in range(CHUNKS):
-            window = {**params, "from": first + width * chunk, "to": first + width * (chunk + 1)}
-            self.report.payments += self.sql(
-                "payments",
-                """
-                INSERT INTO billing_payment (id, user_id, provider, provider_payment_id, status, amount, currency,
-                                             confirmation_url, details, refunded_amount, created_at, resolved_at)
-                SELECT payment_id, user_id, 'yookassa', uuid, 'succeeded', amount, %(currency)s,
-                       'https://yoomoney.ru/checkout/payments/v2/contract?orderId=' || uuid, '{}', 0,
-                       created_at - interval '40 seconds', created_at
-                FROM (SELECT *, md5('payment' || payment_id)::uuid::text AS uuid FROM seed_op
-                      WHERE payment_id IS NOT NULL AND created_at >= %(from)s AND created_at < %(to)s) p
-                ORDER BY created_at
-                """,
-                window,
-            )
-            generations = self.sql(
-                "generations",
-                """
-                INSERT INTO generations_generation
-                    (id, user_id, model_id, status, prompt, parameters, cost, currency, is_free, hold_id, task_id,
-                     result_url, error_code, error_message, duration_ms, created_at, started_at, completed_at)
-                SELECT generation_id, user_id, model_id, 'succeeded', p.prompt, '{}', -amount, %(currency)s,
-                       false, hold_id, '',
-                       'https://files.botdesk-cdn.example/images/1/' || md5('result' || generation_id) || '.webp',
-                       '', '', duration_s * 1000, created_at - duration_s * interval '1 second',
-                       created_at - duration_s * interval '1 second' + interval '1 second', created_at
-                FROM seed_op JOIN seed_prompt p ON p.i = generation_id %% %(prompts)s
-                WHERE is_charge AND created_at >= %(from)s AND created_at < %(to)s
-                ORDER BY created_at
-                """,
-                window,
-            )
-            self.report.generations += generations
-            self.sql(
-                "holds",
-                """
-                INSERT INTO billing_hold
-                    (id, account_id, amount, captured_amount, status, reference, created_at, expires_at, resolved_at)
-                SELECT hold_id, account_id, -amount, -amount, 'captured', 'generation:' || generation_id,
-                       created_at - duration_s * interval '1 second',
-                       created_at - duration_s * interval '1 second' + interval '17 minutes', created_at
-                FROM seed_op WHERE is_charge AND created_at >= %(from)s AND created_at < %(to)s
-                ORDER BY created_at
-                """,
-                window,
-            )
-            entries = self.sql(
-                "ledger",
-                """
-                INSERT INTO billing_ledger_entry
-                    (type, account_id, counter_account_id, currency, amount, balance_after, reference, description,
-                     created_at)
-                SELECT o.type, o.account_id,
-                       CASE o.type WHEN %(topup)s THEN %(payments_account)s
-                                   WHEN %(bonus)s THEN %(bonuses_account)s
-                                   WHEN %(referral)s THEN %(referral_account)s
-                                   ELSE %(revenue_account)s END,
-                       %(currency)s, o.amount, o.balance_after,
-                       CASE WHEN o.is_charge THEN 'generation:' || o.generation_id
-                            WHEN o.type = %(topup)s THEN 'payment:' || o.payment_id
-                            WHEN o.n < 0 THEN 'welcome:' || o.user_id
-                            WHEN o.type = %(bonus)s THEN 'bonus:load-' || o.account_id || '-' || o.n
-                            WHEN o.type = %(referral)s THEN 'referral:load-' || o.account_id || '-' || o.n
-                            ELSE 'refund:load-' || o.account_id || '-' || o.n END,
-                       CASE WHEN o.is_charge THEN m.code || ' generation #' || o.generation_id
-                            WHEN o.type = %(topup)s THEN 'Top-up via YooKassa'
-                            WHEN o.n < 0 THEN 'Welcome bonus'
-                            WHEN o.type = %(bonus)s THEN 'Bonus'
-                            WHEN o.type = %(referral)s THEN 'Referral reward'
-                            ELSE 'Refund of a failed generation' END,
-                       o.created_at
-                FROM seed_op o LEFT JOIN generations_model m ON m.id = o.model_id
-                WHERE o.created_at >= %(from)s AND o.created_at < %(to)s
-                ORDER BY o.created_at, o.n
-                """,
-                window,
-            )
-            self.report.ledger_entries += entries
-            self.report.operations += entries - self._welcome_rows(window)
-            self.step(entries, "operations")
+        return [
+            {**params, "from": first + width * chunk, "to": first + width * (chunk + 1)}
+            for chunk in range(CHUNKS)
+        ]
+
+    def insert_payments(self, window: dict) -> int:
+        """The succeeded YooKassa payment behind each top-up, resolved 40 seconds after it was opened."""
+        return self.sql(
+            "payments",
+            """
+            INSERT INTO billing_payment (id, user_id, provider, provider_payment_id, status, amount, currency,
+                                         confirmation_url, details, refunded_amount, created_at, resolved_at)
+            SELECT payment_id, user_id, 'yookassa', uuid, 'succeeded', amount, %(currency)s,
+                   'https://yoomoney.ru/checkout/payments/v2/contract?orderId=' || uuid, '{}', 0,
+                   created_at - interval '40 seconds', created_at
+            FROM (SELECT *, md5('payment' || payment_id)::uuid::text AS uuid FROM seed_op
+                  WHERE payment_id IS NOT NULL AND created_at >= %(from)s AND created_at < %(to)s) p
+            ORDER BY created_at
+            """,
+            window,
+        )
+
+    def insert_generations(self, window: dict) -> int:
+        """Each paid generation, succeeded, its prompt drawn from the staged pool."""
+        return self.sql(
+            "generations",
+            """
+            INSERT INTO generations_generation
+                (id, user_id, model_id, status, prompt, parameters, cost, currency, is_free, hold_id, task_id,
+                 result_url, error_code, error_message, duration_ms, created_at, started_at, completed_at)
+            SELECT generation_id, user_id, model_id, 'succeeded', p.prompt, '{}', -amount, %(currency)s,
+                   false, hold_id, '',
+                   'https://files.botdesk-cdn.example/images/1/' || md5('result' || generation_id) || '.webp',
+                   '', '', duration_s * 1000, created_at - duration_s * interval '1 second',
+                   created_at - duration_s * interval '1 second' + interval '1 second', created_at
+            FROM seed_op JOIN seed_prompt p ON p.i = generation_id %% %(prompts)s
+            WHERE is_charge AND created_at >= %(from)s AND created_at < %(to)s
+            ORDER BY created_at
+            """,
+            window,
+        )
+
+    def insert_holds(self, window: dict) -> int:
+        """Each paid generation's hold, captured in full when the job succeeded."""
+        return self.sql(
+            "holds",
+            """
+            INSERT INTO billing_hold
+                (id, account_id, amount, captured_amount, status, reference, created_at, expires_at, resolved_at)
+            SELECT hold_id, account_id, -amount, -amount, 'captured', 'generation:' || generation_id,
+                   created_at - duration_s * interval '1 second',
+                   created_at - duration_s * interval '1 second' + interval '17 minutes', created_at
+            FROM seed_op WHERE is_charge AND created_at >= %(from)s AND created_at < %(to)s
+            ORDER BY created_at
+            """,
+            window,
+        )
+
+    def insert_ledger_entries(self, window: dict) -> int:
+        """One entry per operation against its system account, with its reference and description."""
+        return self.sql(
+            "ledger",
+            """
+            INSERT INTO billing_ledger_entry
+                (type, account_id, counter_account_id, currency, amount, balance_after, reference, description,
+                 created_at)
+            SELECT o.type, o.account_id,
+                   CASE o.type WHEN %(topup)s THEN %(payments_account)s
+                               WHEN %(bonus)s THEN %(bonuses_account)s
+                               WHEN %(referral)s THEN %(referral_account)s
+                               ELSE %(revenue_account)s END,
+                   %(currency)s, o.amount, o.balance_after,
+                   CASE WHEN o.is_charge THEN 'generation:' || o.generation_id
+                        WHEN o.type = %(topup)s THEN 'payment:' || o.payment_id
+                        WHEN o.n < 0 THEN 'welcome:' || o.user_id
+                        WHEN o.type = %(bonus)s THEN 'bonus:load-' || o.account_id || '-' || o.n
+                        WHEN o.type = %(referral)s THEN 'referral:load-' || o.account_id || '-' || o.n
+                        ELSE 'refund:load-' || o.account_id || '-' || o.n END,
+                   CASE WHEN o.is_charge THEN m.code || ' generation #' || o.generation_id
+                        WHEN o.type = %(topup)s THEN 'Top-up via YooKassa'
+                        WHEN o.n < 0 THEN 'Welcome bonus'
+                        WHEN o.type = %(bonus)s THEN 'Bonus'
+                        WHEN o.type = %(referral)s THEN 'Referral reward'
+                        ELSE 'Refund of a failed generation' END,
+                   o.created_at
+            FROM seed_op o LEFT JOIN generations_model m ON m.id = o.model_id
+            WHERE o.created_at >= %(from)s AND o.created_at < %(to)s
+            ORDER BY o.created_at, o.n
+            """,
+            window,
+        )
 
     def _welcome_rows(self, window: dict) -> int:
         self.cursor.execute(
