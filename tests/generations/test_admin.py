@@ -123,6 +123,29 @@ def test_filters_by_status_model_and_date(staff_client):
     }
 
 
+def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(staff_client):
+    # given a model's job of 40 days ago and one of today (jobs are not indexed by model)
+    model = model_create("flux-m")
+    user = user_funded("50.00")
+    old = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    new = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    two_months_ago = (timezone.now() - timedelta(days=60)).isoformat()
+
+    alone = staff_client.get(CHANGELIST, {"model__id__exact": model.pk})
+    with_dates = staff_client.get(
+        CHANGELIST, {"model__id__exact": model.pk, "created_at__gte": two_months_ago}
+    )
+    with_user = staff_client.get(CHANGELIST, {"model__id__exact": model.pk, "user": user.pk})
+
+    # then alone it reads the last 30 days and its title says so; dates or a user lift the bound
+    assert listed_ids(alone) == {new.pk}
+    assert "model (the last 30 days unless dates are chosen)" in alone.content.decode()
+    assert listed_ids(with_dates) == {old.pk, new.pk}
+    assert listed_ids(with_user) == {old.pk, new.pk}
+    assert "the last 30 days" not in with_user.content.decode()
+
+
 def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_client):
     flux, kling = model_create("flux-f"), model_create("kling-f", price="45.00")
     user = user_funded("500.00")
