@@ -163,8 +163,9 @@ class Generation(models.Model):
                 name="generation_failures_idx",
                 condition=Q(status__in=["failed", "timeout"]),
             ),
-            # Admin date (and model) filter, the daily usage rollup. A btree, not BRIN: BRIN stays tight
-            # only while rows sit in creation order, and updated rows move pages.
+            # Admin date (and model) filter, the daily usage rollup, prompt retention's batches. A btree,
+            # not BRIN: BRIN stays tight only while rows sit in creation order, and updated rows (emptied
+            # prompts) move pages.
             models.Index(fields=["created_at"], name="generation_created_idx"),
             models.Index(fields=["task_id"], name="generation_task_id_idx", condition=~Q(task_id="")),
             # No index on prompts: the admin searches them only among one user's jobs, by (user, -id).
