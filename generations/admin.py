@@ -1,9 +1,11 @@
 """Operators' views of the generations app. Tables here reach millions of rows: every changelist has
 explicit joins, no full counts, and searches that hit an index; changes go through services."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -14,8 +16,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
+from accounts.errors import AccountsError
 from accounts.models import EndUser
-from accounts.selectors import end_user_ids_for_ref
+from accounts.selectors import end_user_ids_for_ref, user_ref_parse
 from core.admin_toolkit import (
     BigTableAdmin,
     CustomView,
@@ -39,6 +42,43 @@ from generations.models import (
     ProviderLog,
     UsageDaily,
 )
+
+PROMPT_SEARCH_NEEDS_USER = _(
+    "Prompts are searched only among one user's jobs: open the user's generations from their card and "
+    "search there. Without a user, the search looks at task ids and generation ids."
+)
+
+
+# Jobs have no index on model_id (models are never deleted), so one model's jobs are read within a date
+# range, by generation_created_idx: the model filter alone shows the last MODEL_FILTER_DAYS days. A date
+# range (the operator's, or the dashboards' links) or a user (read by (user_id, id DESC)) lifts the bound.
+MODEL_FILTER_DAYS = 30
+
+
+class ModelFilter(admin.RelatedFieldListFilter):
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.bounded = not any(
+            key.startswith("created_at__") or key == UserIdFilter.parameter_name for key in request.GET
+        )
+        if self.bounded:
+            self.title = _("model (the last %(days)d days unless dates are chosen)") % {
+                "days": MODEL_FILTER_DAYS
+            }
+
+    def queryset(self, request, queryset):
+        queryset = super().queryset(request, queryset)
+        if self.lookup_val and self.bounded:
+            queryset = queryset.filter(created_at__gte=timezone.now() - timedelta(days=MODEL_FILTER_DAYS))
+        return queryset
+
+
+def _names_user(term: str) -> bool:
+    try:
+        user_ref_parse(term)
+    except AccountsError:
+        return False
+    return True
 
 
 @admin.register(AIModel)
@@ -67,10 +107,11 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
         "task_id",
     )
     list_select_related = ("user", "model")
-    list_filter = (UserIdFilter, "status", "model", "is_free", ("created_at", DateRangeFilter))
+    list_filter = (UserIdFilter, "status", ("model", ModelFilter), "is_free", ("created_at", DateRangeFilter))
     search_fields = ("task_id", "prompt")
     search_help_text = _(
-        "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id, or part of a prompt."
+        "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id or a generation id; part of a "
+        "prompt only among one user's jobs (open them from the user's card)."
     )
     readonly_fields = [field.name for field in Generation._meta.fields]
     actions = ("cancel_in_flight", "refund_charge")
@@ -113,20 +154,32 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
         return False
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        # Each branch is answered by an index: users by their unique identity, (user, id), task ids by a
-        # partial btree, prompts by the trigram index on UPPER(prompt). An OR over them is a BitmapOr.
+        # Each branch is answered by an index: users by their unique identity then (user, id), task ids
+        # by a partial btree, job ids by the primary key; an OR over them is a BitmapOr. Prompts have no
+        # index: they are searched only within one user's jobs (the user filter reads them by (user, id)).
         term = search_term.strip()
         if not term:
             return queryset, False
         condition = Q(task_id=term)
+        if term.isdigit() and int(term) < 2**63:
+            condition |= Q(pk=int(term))
         user_ids = end_user_ids_for_ref(ref=term)
         if user_ids is not None:
             condition |= Q(user_id__in=user_ids)
-            if term.isdigit() and int(term) < 2**63:
-                condition |= Q(pk=int(term))
-        else:
+        elif self.prompts_searchable(request):
             condition |= Q(prompt__icontains=term)
         return queryset.filter(condition), False
+
+    @staticmethod
+    def prompts_searchable(request: HttpRequest) -> bool:
+        """Only with the user filter on: across every user, a prompt search would read the whole table."""
+        return request.GET.get(UserIdFilter.parameter_name, "").isdigit()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if term and not term.isdigit() and not self.prompts_searchable(request) and not _names_user(term):
+            messages.info(request, PROMPT_SEARCH_NEEDS_USER)
+        return super().changelist_view(request, extra_context)
 
     def failures_view(self, request: HttpRequest):
         """Failed and timed-out jobs of the last 24 hours by model and error code, each linking to its jobs."""

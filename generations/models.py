@@ -6,10 +6,8 @@ reference "generation:<id>" and keeps only the hold's id (generations never impo
 
 from decimal import Decimal
 
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -73,7 +71,7 @@ class Generation(models.Model):
         TIMEOUT = "timeout", _("timeout")
         CANCELED = "canceled", _("canceled")
 
-    # Indexed by (user, -id) and (user, created_at) below; a plain FK index would only cost writes.
+    # Indexed by (user, -id) below; a plain FK index would only cost writes.
     user = models.ForeignKey(
         "accounts.EndUser",
         on_delete=models.PROTECT,
@@ -81,8 +79,14 @@ class Generation(models.Model):
         db_index=False,
         verbose_name=_("user"),
     )
+    # Not indexed: models are never deleted (is_active goes off), and one model's jobs are read within a
+    # date range, by generation_created_idx (the admin's model filter alone shows the last 30 days).
     model = models.ForeignKey(
-        AIModel, on_delete=models.PROTECT, related_name="generations", verbose_name=_("model")
+        AIModel,
+        on_delete=models.PROTECT,
+        related_name="generations",
+        db_index=False,
+        verbose_name=_("model"),
     )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
@@ -139,9 +143,9 @@ class Generation(models.Model):
             ),
         ]
         indexes = [
-            # A user's history newest first by keyset, and the rolling rate-limit windows.
+            # A user's history newest first by keyset, and the rate-limit windows: the admission reads at
+            # most `limit` newest rows of the user here (one user's ids follow its creation times).
             models.Index(fields=["user", "-id"], name="generation_user_id_idx"),
-            models.Index(fields=["user", "created_at"], name="generation_user_created_idx"),
             # In flight: the per-user concurrency count and the timeout sweep touch only live jobs.
             models.Index(
                 fields=["user"],
@@ -159,11 +163,12 @@ class Generation(models.Model):
                 name="generation_failures_idx",
                 condition=Q(status__in=["failed", "timeout"]),
             ),
-            # Admin date filter and the daily usage rollup.
+            # Admin date (and model) filter, the daily usage rollup, prompt retention's batches. A btree,
+            # not BRIN: BRIN stays tight only while rows sit in creation order, and updated rows (emptied
+            # prompts) move pages.
             models.Index(fields=["created_at"], name="generation_created_idx"),
             models.Index(fields=["task_id"], name="generation_task_id_idx", condition=~Q(task_id="")),
-            # Admin search of prompts runs UPPER(prompt) LIKE UPPER('%q%'); trigrams keep it indexed.
-            GinIndex(OpClass(Upper("prompt"), name="gin_trgm_ops"), name="generation_prompt_trgm"),
+            # No index on prompts: the admin searches them only among one user's jobs, by (user, -id).
         ]
 
     def __str__(self) -> str:

@@ -55,14 +55,12 @@ def generations_page_for_user(
     return list(rows), next_cursor
 
 
-def window_oldest_created(*, user_id: int, since: datetime, offset: int) -> datetime | None:
-    """The creation time of the job whose leaving the window frees a slot (for Retry-After)."""
-    return (
-        Generation.objects.filter(user_id=user_id, created_at__gt=since)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)[offset : offset + 1]
-        .first()
-    )
+def window_newest_used(*, user_id: int, since: datetime, limit: int) -> tuple[int, datetime | None]:
+    """Of the user's `limit` newest jobs (by the (user, -id) index), how many were created after `since`,
+    and the oldest of those: the admission's count when it cannot read the plan's limit in SQL."""
+    newest = Generation.objects.filter(user_id=user_id).order_by("-pk").values_list("created_at", flat=True)
+    inside = [created_at for created_at in newest[:limit] if created_at > since]
+    return len(inside), min(inside, default=None)
 
 
 def generations_overdue_ids(*, older_than: datetime, limit: int) -> QuerySet[Generation]:

@@ -8,6 +8,8 @@ Adding a table: one `RetentionPolicy(...)` line below (name, model label, timest
 default days) and the days setting, with that default, in config/settings/base.py. The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
 expired primary keys through it. `also_past_cutoff` names more timestamp fields that must be past the cutoff too; a
 NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
+A policy with `clear_fields` keeps its rows and empties those text fields of the expired ones instead; 0 days turns
+it off (kept forever).
 """
 
 from dataclasses import dataclass
@@ -28,11 +30,16 @@ class RetentionPolicy:
     days_setting: str
     default_days: int  # what base.py declares for days_setting; the setting is what a run reads
     also_past_cutoff: tuple[str, ...] = ()
+    clear_fields: tuple[str, ...] = ()
 
     @property
     def days(self) -> int:
         # A name held in data: every days setting is declared with its default in config/settings/base.py.
         return int(getattr(settings, self.days_setting))
+
+    @property
+    def enabled(self) -> bool:
+        return not self.clear_fields or self.days > 0
 
     def cutoff(self, now: datetime) -> datetime:
         return now - timedelta(days=self.days)
@@ -51,7 +58,7 @@ class RetentionPolicy:
             raise OpsError(
                 f"Retention policy {self.name}: no model {self.model_label}.", code="not_found"
             ) from exc
-        for field in self.cutoff_fields:
+        for field in (*self.cutoff_fields, *self.clear_fields):
             model._meta.get_field(field)  # fails loudly on a typo, before any delete
         return model
 
@@ -59,6 +66,15 @@ class RetentionPolicy:
 RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
     RetentionPolicy("debug-logs", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", 30),
     RetentionPolicy("provider-logs", "generations.ProviderLog", "created_at", "LOG_RETENTION_DAYS", 30),
+    # Jobs stay (status, cost, their money, the usage rollups); what the person asked and got goes.
+    RetentionPolicy(
+        "generation-prompts",
+        "generations.Generation",
+        "created_at",
+        "PROMPT_RETENTION_DAYS",
+        0,
+        clear_fields=("prompt", "result_url"),
+    ),
     RetentionPolicy("retention-runs", "ops.RetentionRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
     RetentionPolicy("ledger-check-runs", "ops.LedgerCheckRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
     RetentionPolicy("db-size-snapshots", "ops.DbSizeSnapshot", "taken_at", "DB_SIZE_SNAPSHOT_DAYS", 730),

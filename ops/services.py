@@ -6,7 +6,10 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Iterator
 from datetime import date, datetime
+from functools import reduce
+from operator import or_
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.management import CommandError, call_command, get_commands
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models import Subquery
+from django.db.models import Max, Q, QuerySet, Subquery
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -193,20 +196,23 @@ def retention_cleanup_run(
     batch_size: int = RETENTION_BATCH_SIZE,
     max_seconds: float | None = None,
 ) -> list[RetentionRun]:
-    """Applies every retention policy; one RetentionRun per policy, a failing policy does not stop the rest."""
+    """Applies every retention policy that is on; one RetentionRun per policy, a failing policy does not
+    stop the rest."""
     now = now or timezone.now()
     budget = max_seconds if max_seconds is not None else settings.RETENTION_MAX_SECONDS
     deadline = time.monotonic() + budget
     return [
         retention_policy_apply(policy=policy, now=now, batch_size=batch_size, deadline=deadline)
         for policy in policies
+        if policy.enabled
     ]
 
 
 def retention_policy_apply(
     *, policy: RetentionPolicy, now: datetime, batch_size: int, deadline: float
 ) -> RetentionRun:
-    """Deletes the policy's expired rows, oldest first, one short autocommitted DELETE per batch."""
+    """Deletes the policy's expired rows (or empties their `clear_fields`), oldest first, one short
+    autocommitted statement per batch."""
     started = time.monotonic()
     cutoff = policy.cutoff(now)
     run = RetentionRun(policy=policy.name, table="", cutoff=cutoff, started_at=timezone.now())
@@ -216,13 +222,22 @@ def retention_policy_apply(
         run.save(force_insert=True)
         manager = model._base_manager
         expired = manager.filter(**policy.expired_filter(cutoff)).order_by(policy.timestamp_field)
+        clearing = (
+            _expired_fields_clear(policy=policy, expired=expired, batch_size=batch_size)
+            if policy.clear_fields
+            else None
+        )
         while True:
-            batch = expired.values("pk")[:batch_size]
-            _, per_model = manager.filter(pk__in=Subquery(batch)).delete()
-            removed = per_model.get(model._meta.label, 0)
+            if clearing is not None:
+                removed, more = next(clearing)
+            else:
+                batch = expired.values("pk")[:batch_size]
+                _, per_model = manager.filter(pk__in=Subquery(batch)).delete()
+                removed = per_model.get(model._meta.label, 0)
+                more = removed >= batch_size
             run.rows_deleted += removed
             run.batches += 1
-            if removed < batch_size:
+            if not more:
                 run.complete = True
                 break
             if time.monotonic() >= deadline:
@@ -242,6 +257,37 @@ def retention_policy_apply(
         logger.exception("retention %s failed", policy.name, extra={"context": {"policy": policy.name}})
     _retention_run_finish(run, started=started)
     return run
+
+
+def _expired_fields_clear(
+    *, policy: RetentionPolicy, expired: QuerySet, batch_size: int
+) -> Iterator[tuple[int, bool]]:
+    """Empties the policy's fields of expired rows, oldest first; yields per batch the rows it cleared
+    and whether there may be more.
+
+    Only rows with something left to empty are taken, so a second run changes nothing. Each batch reads
+    at most `batch_size` ids by the timestamp's index, from where the previous batch stopped, then empties
+    those rows by primary key. A run starts at the latest cutoff a complete run of the policy reached:
+    every row created before it was emptied then, and a job gets its prompt and result within minutes of
+    its creation, so the nightly run reads only what newly expired, not every job emptied before.
+    """
+    field = policy.timestamp_field
+    blank = dict.fromkeys(policy.clear_fields, "")
+    left = reduce(or_, (~Q(**{name: ""}) for name in policy.clear_fields))
+    start = RetentionRun.objects.filter(policy=policy.name, complete=True, error="").aggregate(
+        reached=Max("cutoff")
+    )["reached"]
+    while True:
+        candidates = expired.filter(left)
+        if start is not None:
+            candidates = candidates.filter(**{f"{field}__gte": start})
+        batch = list(candidates.values_list("pk", field)[:batch_size])
+        if not batch:
+            yield 0, False
+            return
+        cleared = expired.model._base_manager.filter(left, pk__in=[pk for pk, _ in batch]).update(**blank)
+        start = batch[-1][1]
+        yield cleared, len(batch) == batch_size
 
 
 def _retention_run_finish(run: RetentionRun, *, started: float) -> None:

@@ -183,6 +183,8 @@ HOLD_TTL_SECONDS = env.int("HOLD_TTL_SECONDS", default=GENERATION_TIMEOUT_SECOND
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
+# Jobs' prompts and result URLs are emptied this many days after creation; 0 keeps them forever.
+PROMPT_RETENTION_DAYS = env.int("PROMPT_RETENTION_DAYS", default=0)
 # Processed YooKassa notifications (an audit trail); unprocessed ones are never deleted.
 PROVIDER_EVENT_RETENTION_DAYS = env.int("PROVIDER_EVENT_RETENTION_DAYS", default=365)
 DB_BUDGET_MB = env.int("DB_BUDGET_MB", default=1024)

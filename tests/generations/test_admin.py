@@ -39,13 +39,67 @@ def test_search_by_user_task_id_and_prompt(staff_client):
 
     by_user = staff_client.get(CHANGELIST, {"q": str(alice.telegram_id)})
     by_task = staff_client.get(CHANGELIST, {"q": "prov-task-42"})
-    by_prompt = staff_client.get(CHANGELIST, {"q": "ginger cat"})
-    nothing = staff_client.get(CHANGELIST, {"q": "zebra"})
+    by_job_id = staff_client.get(CHANGELIST, {"q": str(dog.pk)})
+    # Prompts are searched among one user's jobs: the user card's link filters by user.
+    by_prompt = staff_client.get(CHANGELIST, {"user": alice.pk, "q": "ginger cat"})
+    not_theirs = staff_client.get(CHANGELIST, {"user": bob.pk, "q": "ginger cat"})
+    nothing = staff_client.get(CHANGELIST, {"user": alice.pk, "q": "zebra"})
 
     assert listed_ids(by_user) == {cat.pk}
     assert listed_ids(by_task) == {dog.pk}
+    assert dog.pk in listed_ids(by_job_id)
     assert listed_ids(by_prompt) == {cat.pk}
+    assert listed_ids(not_theirs) == set()
     assert listed_ids(nothing) == set()
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_a_prompt_search_without_a_user_says_it_needs_one_and_searches_task_ids(staff_client):
+    # given a job with a prompt and another whose task id is the term
+    model = model_create()
+    user = user_funded("50.00")
+    cat = services.generation_create(user=user, model_code=model.code, prompt="a ginger cat", parameters={})
+    task = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    services.generation_status_set(generation_id=task.pk, status="processing", task_id="ginger")
+
+    # when an operator searches the whole list for a word of the prompt
+    response = staff_client.get(CHANGELIST, {"q": "ginger"})
+
+    # then the prompts are not searched (no scan of every job), the task id is, and the page says why
+    assert cat.pk not in listed_ids(response)
+    assert listed_ids(response) == {task.pk}
+    assert messages_of(response) == [
+        "Prompts are searched only among one user's jobs: open the user's generations from their card and "
+        "search there. Without a user, the search looks at task ids and generation ids."
+    ]
+    assert "part of a prompt only among one user&#x27;s jobs" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [lambda user: {"q": str(user.telegram_id)}, lambda user: {"user": user.pk, "q": "cat"}, lambda user: {}],
+    ids=["by user", "prompt in one user", "no search"],
+)
+def test_no_prompt_message_where_prompts_are_searched_or_no_prompt_is_asked(staff_client, query):
+    user = user_funded("50.00")
+
+    response = staff_client.get(CHANGELIST, query(user))
+
+    assert messages_of(response) == []
+
+
+def test_the_prompt_message_is_russian_for_a_russian_operator(staff_client, settings):
+    settings.LANGUAGE_CODE = "ru"
+
+    response = staff_client.get(CHANGELIST, {"q": "ginger"}, headers={"Accept-Language": "ru"})
+
+    assert (
+        "Запросы ищутся только среди задач одного пользователя: откройте его генерации из карточки "
+        "пользователя и ищите там. Без пользователя поиск идёт по ID задач и ID генераций."
+    ) in response.content.decode()
 
 
 def test_filters_by_status_model_and_date(staff_client):
@@ -67,6 +121,29 @@ def test_filters_by_status_model_and_date(staff_client):
         new_flux.pk,
         new_kling.pk,
     }
+
+
+def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(staff_client):
+    # given a model's job of 40 days ago and one of today (jobs are not indexed by model)
+    model = model_create("flux-m")
+    user = user_funded("50.00")
+    old = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    Generation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    new = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
+    two_months_ago = (timezone.now() - timedelta(days=60)).isoformat()
+
+    alone = staff_client.get(CHANGELIST, {"model__id__exact": model.pk})
+    with_dates = staff_client.get(
+        CHANGELIST, {"model__id__exact": model.pk, "created_at__gte": two_months_ago}
+    )
+    with_user = staff_client.get(CHANGELIST, {"model__id__exact": model.pk, "user": user.pk})
+
+    # then alone it reads the last 30 days and its title says so; dates or a user lift the bound
+    assert listed_ids(alone) == {new.pk}
+    assert "model (the last 30 days unless dates are chosen)" in alone.content.decode()
+    assert listed_ids(with_dates) == {old.pk, new.pk}
+    assert listed_ids(with_user) == {old.pk, new.pk}
+    assert "the last 30 days" not in with_user.content.decode()
 
 
 def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_client):

@@ -135,6 +135,30 @@ def test_generation_changelist_search_by_user_queries(staff_client, django_asser
         assert response.context["cl"].result_count == rows
 
 
+def test_generation_changelist_prompt_search_in_one_user_queries(staff_client, django_assert_num_queries):
+    # The user card's link filters by user; a prompt search there reads that user's jobs by (user, id).
+    model = model_create()
+    for rows in (1, 50):
+        user = user_create()
+        jobs_for(user, model, rows)
+        jobs_for(user_create(), model, rows)  # someone else's cats are not listed
+        with django_assert_num_queries(ADMIN_BASE + 3):
+            response = staff_client.get(f"/admin/generations/generation/?user={user.pk}&q=a+cat")
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == rows
+
+
+def test_generation_changelist_model_filter_queries(staff_client, django_assert_num_queries):
+    # The model filter alone is bounded to the last 30 days (jobs have no model index): same count.
+    for rows in (1, 50):
+        model = model_create(f"filter-{rows}")
+        jobs_for(user_create(), model, rows)
+        with django_assert_num_queries(ADMIN_BASE + 3):
+            response = staff_client.get(f"/admin/generations/generation/?model__id__exact={model.pk}")
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == rows
+
+
 def test_failures_view_queries(staff_client, django_assert_num_queries):
     models = [model_create(f"fail-{index}") for index in range(5)]
     for rows in (1, 50):

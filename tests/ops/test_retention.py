@@ -103,7 +103,8 @@ def test_cleanup_retention_command_does_the_same_work(capsys):
     assert RetentionRun.objects.get(policy="debug-logs").rows_deleted == 2
 
 
-def test_cleanup_retention_command_runs_every_policy():
+def test_cleanup_retention_command_runs_every_policy(settings):
+    settings.PROMPT_RETENTION_DAYS = 90  # the one policy that is off by default
     call_command("cleanup_retention")
     assert set(RetentionRun.objects.values_list("policy", flat=True)) == {p.name for p in RETENTION_POLICIES}
 

@@ -19,9 +19,11 @@ class Command(BaseCommand):
         if options["list"]:
             for policy in RETENTION_POLICIES:
                 also = "".join(f" and {field}" for field in policy.also_past_cutoff)
+                clears = f"empties {', '.join(policy.clear_fields)} of " if policy.clear_fields else ""
+                off = "" if policy.enabled else ": off"
                 self.stdout.write(
-                    f"{policy.name}: {policy.model_label}.{policy.timestamp_field}{also} older than "
-                    f"{policy.days} days ({policy.days_setting})"
+                    f"{policy.name}: {clears}{policy.model_label}.{policy.timestamp_field}{also} older than "
+                    f"{policy.days} days ({policy.days_setting}){off}"
                 )
             return
         try:
@@ -32,6 +34,9 @@ class Command(BaseCommand):
             )
         except OpsError as exc:
             raise CommandError(exc.message) from exc
+        for policy in policies:
+            if not policy.enabled:
+                self.stdout.write(f"{policy.name} is off ({policy.days_setting}=0)")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         # The same lock as the scheduled task: a manual run and the nightly one never overlap.
