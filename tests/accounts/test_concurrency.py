@@ -3,7 +3,7 @@ from django.test import Client
 
 from accounts.models import EndUser
 from accounts.services import end_user_upsert
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)

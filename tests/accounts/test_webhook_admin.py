@@ -14,7 +14,7 @@ from accounts.services import api_key_create
 from accounts.webhooks import webhook_set
 from ops.retention import retention_policy_get
 from ops.services import retention_cleanup_run
-from tests.conftest import changelist_queries_pinned
+from tests.support.admin import changelist_queries_pinned
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from generations import services as generation_services
 from generations.models import Generation
 from tests.billing.factories import user_funded
 from tests.billing.money_helpers import notification, webhook_post
-from tests.conftest import ApiClient
 from tests.generations.helpers import model_create
+from tests.support.api import ApiClient
 
 pytestmark = pytest.mark.django_db
 

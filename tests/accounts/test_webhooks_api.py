@@ -5,7 +5,7 @@ import pytest
 from accounts.models import WebhookEndpoint
 from accounts.services import api_key_create
 from accounts.webhooks import EVENT_TYPES, webhook_secret_reveal
-from tests.conftest import ApiClient
+from tests.support.api import ApiClient
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from accounts.models import EndUser
 from assistants import services
 from assistants.errors import AssistantsError
 from assistants.models import Dialog, Document, HandoffAudit, KnowledgeChunk, Message
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

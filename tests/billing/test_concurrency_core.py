@@ -9,7 +9,7 @@ from billing.checks import ledger_check_run
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import EntryType, Hold, LedgerEntry
 from tests.billing.factories import account_of, user_funded
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

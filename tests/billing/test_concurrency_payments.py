@@ -10,7 +10,8 @@ from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, PromoCode, PromoRedemption, ProviderEvent
 from tests.billing.factories import user_create, user_funded
 from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
-from tests.conftest import ApiClient, run_concurrently
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from billing.idempotency import idempotent_call
 from billing.models import Hold, IdempotencyRecord
 from core.errors import DomainError
 from tests.billing.factories import user_funded
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from billing import services
 from billing.models import IdempotencyRecord, Payment, Refund
 from tests.billing.factories import user_create
 from tests.billing.money_helpers import assert_ledger_clean, notification, webhook_post
-from tests.conftest import ApiClient
+from tests.support.api import ApiClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

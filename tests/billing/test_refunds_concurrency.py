@@ -11,7 +11,8 @@ from billing.models import EntryType, LedgerEntry, Payment, Refund
 from generations.models import AIModel
 from tests.billing.factories import account_of, user_create
 from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
-from tests.conftest import ApiClient, run_concurrently
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,6 @@ from django.utils import timezone
 from billing.models import Hold
 from generations import services
 from generations.models import Generation
-from tests.conftest import run_concurrently
 from tests.generations.helpers import (
     assert_ledger_clean,
     charges_for,
@@ -21,6 +20,7 @@ from tests.generations.helpers import (
     money_of,
     user_funded,
 )
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

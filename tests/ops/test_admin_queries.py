@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
-from tests.conftest import changelist_queries_pinned
+from tests.support.admin import changelist_queries_pinned
 
 pytestmark = pytest.mark.django_db
 
