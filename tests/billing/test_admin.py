@@ -20,8 +20,8 @@ from billing.models import (
     ProviderEvent,
     ReferralReward,
 )
-from tests.billing.factories import user_create, user_funded
 from tests.billing.money_helpers import assert_ledger_clean, balance_of
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ from billing import services
 from billing.checks import ledger_check_run
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of, user_funded
+from tests.billing.factories import account_of
 from tests.support.concurrency import run_concurrently
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +109,7 @@ def test_concurrent_first_requests_grant_one_welcome_bonus(raw_api_key):
 
 def test_crossing_merges_do_not_deadlock_or_lose_money():
     from accounts.services import end_user_attach_identity
-    from tests.billing.factories import user_create
+    from tests.support.users import user_create
 
     pairs = [(user_create(), user_create(anonymous=True)) for _ in range(4)]
 

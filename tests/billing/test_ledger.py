@@ -12,7 +12,8 @@ from billing import services
 from billing.checks import ledger_check_run
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of, user_create, user_funded
+from tests.billing.factories import account_of
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ import pytest
 
 from accounts.services import end_user_upsert
 from billing.models import EntryType, LedgerEntry, Payment, ProviderEvent, ReferralReward
-from tests.billing.factories import user_create
 from tests.billing.money_helpers import (
     assert_ledger_clean,
     balance_of,
@@ -14,6 +13,7 @@ from tests.billing.money_helpers import (
     notification,
     webhook_post,
 )
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from accounts.models import EndUser
 from billing import services
 from billing.models import Plan
-from tests.billing.factories import user_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

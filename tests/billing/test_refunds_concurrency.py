@@ -9,10 +9,11 @@ from accounts.services import end_user_attach_identity, end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, Refund
 from generations.models import AIModel
-from tests.billing.factories import account_of, user_create
+from tests.billing.factories import account_of
 from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
 from tests.support.api import ApiClient
 from tests.support.concurrency import run_concurrently
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from accounts.services import end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, PromoCode, PromoRedemption, Subscription
-from tests.billing.factories import user_create, user_funded
 from tests.billing.money_helpers import assert_ledger_clean, balance_of, entries_count
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django_celery_beat.models import PeriodicTask
 from accounts.models import Operator
 from billing.models import Account, EntryType, LedgerEntry
 from ops.services import schedules_sync
-from tests.billing.factories import user_create
 from tests.e2e.conftest import SCREENSHOTS
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 from accounts.models import Operator
 from billing import services as billing_services
 from ops.roles import roles_sync
-from tests.billing.factories import user_create
 from tests.e2e.test_admin_browser import search_user, wait_for
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

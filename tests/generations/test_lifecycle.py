@@ -17,9 +17,8 @@ from tests.generations.helpers import (
     hold_status,
     model_create,
     money_of,
-    user_create,
-    user_funded,
 )
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

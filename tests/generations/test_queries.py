@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from billing.models import Plan
 from generations.models import Generation, Project, ProjectItem, ProviderLog, UsageDaily
-from tests.generations.helpers import create_body, model_create, user_create, user_funded
+from tests.generations.helpers import create_body, model_create
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from core.admin_toolkit import STANDARD_URL_SUFFIXES, GuardedAdmin
 from generations import services as generation_services
 from ops.dashboard import PANELS
 from ops.roles import ROLES, roles_sync
-from tests.billing.factories import user_funded
 from tests.generations.helpers import model_create
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.models import ApiKey, Operator
 from assistants.models import BotInstance
 from ops.models import DebugLog
-from tests.billing.factories import user_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

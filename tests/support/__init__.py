@@ -1,5 +1,6 @@
 """Helpers shared by the test modules of every app; fixtures stay in the conftest.py files.
 
+- users: end users made the way the API makes them (welcome bonus included), funded to exact balances.
 - concurrency: running a worker on real threads released together.
 - api: the bot's HTTP client.
 - admin: the changelist query-count pin.
