@@ -83,8 +83,9 @@ def test_times_are_shown_in_the_display_time_zone_and_stored_in_utc(admin_user):
     from datetime import UTC, datetime
 
     from accounts.models import EndUser
+    from tests.support.users import user_create
 
-    user = EndUser.objects.create(telegram_id=77_000_001)
+    user = user_create()
     late_evening_utc = datetime(2026, 1, 1, 21, 30, tzinfo=UTC)
     EndUser.objects.filter(pk=user.pk).update(created_at=late_evening_utc)
     client = Client()

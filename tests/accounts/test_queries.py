@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import EndUser
 from accounts.services import api_key_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -15,12 +16,10 @@ AUTH_QUERIES = 1
 
 def make_users(count: int, *, referrer: EndUser | None = None) -> list[EndUser]:
     start = EndUser.objects.count() + 10_000
-    return EndUser.objects.bulk_create(
-        [
-            EndUser(telegram_id=start + index, username=f"user{index}", referrer=referrer)
-            for index in range(count)
-        ]
-    )
+    return [
+        user_create(telegram_id=start + index, username=f"user{index}", referrer=referrer)
+        for index in range(count)
+    ]
 
 
 def test_user_detail_queries(api, django_assert_max_num_queries):

@@ -68,7 +68,7 @@ def make_holds(rows: int) -> None:
 def make_rewards(rows: int) -> None:
     referrer = user_create()
     for _ in range(rows):
-        referred = EndUser.objects.create(telegram_id=90_000_000 + next(_ids), referrer=referrer)
+        referred = user_create(referrer=referrer)
         _stars(referred, 100)
 
 

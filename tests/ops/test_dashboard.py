@@ -10,13 +10,13 @@ from ops import services
 from ops.dashboard import PANELS, dashboard_build
 from ops.models import DebugLog, LedgerCheckRun, RetentionRun
 from ops.retention import retention_policy_get
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
 
 def make_users(count: int) -> None:
-    start = EndUser.objects.count() + 50_000
-    users = EndUser.objects.bulk_create([EndUser(telegram_id=start + i) for i in range(count)])
+    users = [user_create() for _ in range(count)]
     # Spread over the last days, so the chart has several bars.
     for offset, user in enumerate(users):
         EndUser.objects.filter(pk=user.pk).update(created_at=timezone.now() - timedelta(days=offset % 5))

@@ -23,14 +23,26 @@ def telegram_id_next() -> int:
     return next(_telegram_ids)
 
 
-def user_create(*, anonymous: bool = False) -> EndUser:
+def user_create(
+    *,
+    anonymous: bool = False,
+    telegram_id: int | None = None,
+    referrer: EndUser | None = None,
+    **profile,
+) -> EndUser:
     """A user created the way the API creates one: a registered Telegram user, or a device-only one.
 
-    The welcome bonus of the settings comes with it, as for a real user.
+    The welcome bonus of the settings comes with it, as for a real user. `telegram_id` picks the id
+    (default: the next unused one); `referrer` is recorded as the API records it, at creation only;
+    `profile` takes the profile fields of the PUT body (username, first_name, ...).
     """
-    number = telegram_id_next()
-    ref = f"device:dev-{number}" if anonymous else str(number)
-    user, _created = end_user_upsert(ref=ref, profile={})
+    if anonymous:
+        ref = f"device:dev-{telegram_id_next()}"
+    else:
+        ref = str(telegram_id if telegram_id is not None else telegram_id_next())
+    user, _created = end_user_upsert(
+        ref=ref, profile=profile, referrer_ref=referrer.display_ref if referrer else None
+    )
     return user
 
 
