@@ -13,8 +13,8 @@ from assistants import services as assistant_services
 from assistants.models import Dialog, Message
 from billing.models import IdempotencyRecord, LedgerEntry, Payment, PromoCode, PromoRedemption, Subscription
 from generations.models import Generation
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.generations.helpers import model_create
+from tests.support.ledger import assert_ledger_clean
 from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from billing import services as billing_services
 from billing.models import EntryType, LedgerEntry, PromoCode
 from generations import services as generation_services
 from generations.models import Generation
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.generations.helpers import model_create
+from tests.support.ledger import assert_ledger_clean
 from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db

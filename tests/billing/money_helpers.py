@@ -1,29 +1,11 @@
 """Helpers for the payments, promo and subscription tests."""
 
 import json
-from decimal import Decimal
 
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import EndUser
-from billing.checks import ledger_check_run
-from billing.models import Account, LedgerEntry, Payment
-from tests.billing.factories import account_of
-
-
-def assert_ledger_clean() -> None:
-    failures = [
-        (result.invariant, result.detail, result.samples) for result in ledger_check_run() if not result.ok
-    ]
-    assert failures == []
-
-
-def balance_of(user: EndUser, currency: str | None = None) -> Decimal:
-    account = Account.objects.filter(
-        kind=Account.Kind.USER, owner=user, currency=currency or settings.DEFAULT_CURRENCY
-    ).first()
-    return account.balance if account else Decimal("0.00")
+from billing.models import LedgerEntry, Payment
 
 
 def notification(payment: Payment, *, event: str = "payment.succeeded", amount=None, currency=None) -> dict:
@@ -49,6 +31,3 @@ def webhook_post(body, *, secret: str | None = None, client: Client | None = Non
 
 def entries_count() -> int:
     return LedgerEntry.objects.count()
-
-
-__all__ = ["account_of", "assert_ledger_clean", "balance_of", "entries_count", "notification", "webhook_post"]

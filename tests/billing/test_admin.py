@@ -20,7 +20,7 @@ from billing.models import (
     ProviderEvent,
     ReferralReward,
 )
-from tests.billing.money_helpers import assert_ledger_clean, balance_of
+from tests.support.ledger import assert_ledger_clean, balance_of
 from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db

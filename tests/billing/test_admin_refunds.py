@@ -10,7 +10,8 @@ from accounts.models import Operator
 from billing import services
 from billing.models import ChargeRefund, Payment, PromoCode, Refund
 from generations.models import AIModel
-from tests.billing.money_helpers import balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.ledger import balance_of
 from tests.support.users import user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]

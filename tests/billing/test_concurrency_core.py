@@ -5,19 +5,13 @@ from decimal import Decimal
 import pytest
 
 from billing import services
-from billing.checks import ledger_check_run
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of
 from tests.support.concurrency import run_concurrently
+from tests.support.ledger import account_of, assert_ledger_clean
 from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def assert_ledger_clean():
-    failed = [result for result in ledger_check_run() if not result.ok]
-    assert not failed, failed
 
 
 def test_funded_for_exactly_k_charges_gets_exactly_k():

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from billing.services import balance_adjust, holds_expire
-from tests.billing.factories import account_of
-from tests.billing.money_helpers import balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.ledger import account_of, balance_of
 from tests.support.users import user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]

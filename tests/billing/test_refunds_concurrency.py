@@ -9,10 +9,10 @@ from accounts.services import end_user_attach_identity, end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, Refund
 from generations.models import AIModel
-from tests.billing.factories import account_of
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
 from tests.support.api import ApiClient
 from tests.support.concurrency import run_concurrently
+from tests.support.ledger import account_of, assert_ledger_clean, balance_of
 from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,10 +4,10 @@ from decimal import Decimal
 from typing import Any
 
 from accounts.models import EndUser
-from billing.checks import ledger_check_run
-from billing.models import Account, EntryType, Hold, LedgerEntry
+from billing.models import EntryType, Hold, LedgerEntry
 from generations import services
 from generations.models import AIModel, Generation
+from tests.support.ledger import account_of
 
 RUB = "RUB"
 
@@ -33,13 +33,9 @@ def generation_make(user: EndUser, model: AIModel, *, prompt: str = "a cat", **k
     return services.generation_create(user=user, model_code=model.code, prompt=prompt, parameters=kwargs)
 
 
-def account_of(user: EndUser) -> Account:
-    return Account.objects.get(kind=Account.Kind.USER, owner=user, currency=RUB)
-
-
 def money_of(user: EndUser) -> tuple[Decimal, Decimal]:
     """(balance, held) of the user's RUB account."""
-    account = account_of(user)
+    account = account_of(user, RUB)
     return account.balance, account.held
 
 
@@ -51,13 +47,6 @@ def hold_status(generation: Generation) -> str | None:
     if generation.hold_id is None:
         return None
     return Hold.objects.values_list("status", flat=True).get(pk=generation.hold_id)
-
-
-def assert_ledger_clean() -> None:
-    failures = [
-        (result.invariant, result.detail, result.samples) for result in ledger_check_run() if not result.ok
-    ]
-    assert failures == []
 
 
 def create_body(

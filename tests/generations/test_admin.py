@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from generations import services
 from generations.models import Generation
-from tests.generations.helpers import assert_ledger_clean, hold_status, model_create, money_of
+from tests.generations.helpers import hold_status, model_create, money_of
+from tests.support.ledger import assert_ledger_clean
 from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,9 @@ from django.utils import timezone
 from billing.models import Hold
 from generations import services
 from generations.models import Generation
-from tests.generations.helpers import assert_ledger_clean, charges_for, create_body, model_create, money_of
+from tests.generations.helpers import charges_for, create_body, model_create, money_of
 from tests.support.concurrency import run_concurrently
+from tests.support.ledger import assert_ledger_clean
 from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)

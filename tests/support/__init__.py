@@ -1,6 +1,7 @@
 """Helpers shared by the test modules of every app; fixtures stay in the conftest.py files.
 
 - users: end users made the way the API makes them (welcome bonus included), funded to exact balances.
+- ledger: money reads for assertions and the check that every ledger invariant holds.
 - concurrency: running a worker on real threads released together.
 - api: the bot's HTTP client.
 - admin: the changelist query-count pin.
