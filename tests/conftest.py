@@ -1,12 +1,20 @@
 """Fixtures shared by every app's tests."""
 
 import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import count
 
+import httpx
 import pytest
 from django.utils import timezone
 
 from accounts.services import api_key_create
+from generations.models import AIModel
 from tests.support.api import ApiClient
+from tests.support.live import Recorder
+
+_live_key_numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +64,47 @@ def api(raw_api_key) -> ApiClient:
 @pytest.fixture
 def anonymous_api() -> ApiClient:
     return ApiClient(None)
+
+
+# The live app over real HTTP (pytest-django's live_server) with a real API key: the client tests
+# (tests/clients) and the example bot's tests (tests/examples) share these.
+@pytest.fixture
+def live_key(transactional_db) -> str:
+    _api_key, raw_key = api_key_create(name=f"client-test-{next(_live_key_numbers)}")
+    return raw_key
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def botdesk(live_server, live_key, recorder, settings) -> Iterator:
+    from botdesk_client import BotdeskClient
+
+    settings.RATE_LIMITS_ENABLED = False
+    http = httpx.Client(timeout=30, event_hooks={"request": [recorder.hook]})
+    with BotdeskClient(live_server.url, live_key, http_client=http) as client:
+        yield client
+    http.close()
+
+
+@pytest.fixture
+def paid_model(transactional_db) -> AIModel:
+    model, _ = AIModel.objects.get_or_create(
+        code="client-flux",
+        defaults={
+            "name": "Client Flux",
+            "category": AIModel.Category.IMAGE,
+            "provider": "test",
+            "price": Decimal("6.00"),
+            "currency": "RUB",
+            "is_free": False,
+            "is_active": True,
+        },
+    )
+    return model
 
 
 @pytest.fixture(scope="session")

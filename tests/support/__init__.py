@@ -5,4 +5,5 @@
 - concurrency: running a worker on real threads released together.
 - api: the bot's HTTP client.
 - admin: the changelist query-count pin.
+- live: the OpenAPI operations seen by the live client tests, and the fake-mode YooKassa webhook.
 """
