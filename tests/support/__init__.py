@@ -6,4 +6,5 @@
 - api: the bot's HTTP client.
 - admin: the changelist query-count pin.
 - live: the OpenAPI operations seen by the live client tests, and the fake-mode YooKassa webhook.
+- browser: screenshots and waits of the headless Chromium tests.
 """
