@@ -7,4 +7,5 @@
 - admin: the changelist query-count pin.
 - live: the OpenAPI operations seen by the live client tests, and the fake-mode YooKassa webhook.
 - browser: screenshots and waits of the headless Chromium tests.
+- processes: manage.py under production settings, free local ports.
 """
