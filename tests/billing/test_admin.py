@@ -6,7 +6,6 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
-from django.test import Client
 
 from accounts.models import EndUser
 from billing import services
@@ -26,13 +25,6 @@ from tests.support.users import user_create, user_funded
 pytestmark = pytest.mark.django_db
 
 _ids = count(1)
-
-
-@pytest.fixture
-def admin_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def _stars(user: EndUser, amount: int = 10) -> Payment:

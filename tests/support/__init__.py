@@ -4,7 +4,7 @@
 - ledger: money reads for assertions and the check that every ledger invariant holds.
 - concurrency: running a worker on real threads released together.
 - api: the bot's HTTP client.
-- admin: the changelist query-count pin.
+- admin: operator clients (pytest-django's admin_client for admin_user) and the changelist query-count pin.
 - live: the OpenAPI operations seen by the live client tests, and the fake-mode YooKassa webhook.
 - browser: screenshots and waits of the headless Chromium tests.
 - processes: manage.py under production settings, free local ports.

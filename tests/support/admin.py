@@ -1,4 +1,19 @@
-"""Operators' side of the tests: the changelist query-count pin."""
+"""Operators' side of the tests: logged-in admin clients and the changelist query-count pin.
+
+A client logged in as pytest-django's admin_user is its `admin_client` fixture; client_logged_in is for
+any other operator (roles, permissions).
+"""
+
+from django.test import Client
+
+from accounts.models import Operator
+
+
+def client_logged_in(operator: Operator) -> Client:
+    """A Django test client with `operator` logged in (force_login: no login form, no throttle counted)."""
+    client = Client()
+    client.force_login(operator)
+    return client
 
 
 def changelist_queries_pinned(client, django_assert_num_queries, url: str, make_rows, queries: int) -> None:
