@@ -7,6 +7,7 @@ import pytest
 from billing import services
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import EntryType, Hold, LedgerEntry
+from tests.support.api import ApiClient
 from tests.support.concurrency import run_concurrently
 from tests.support.ledger import account_of, assert_ledger_clean
 from tests.support.users import user_funded
@@ -81,19 +82,8 @@ def test_two_sweeps_expire_each_hold_once():
 
 
 def test_concurrent_first_requests_grant_one_welcome_bonus(raw_api_key):
-    from django.test import Client
-
     def put(_: int) -> int:
-        return (
-            Client()
-            .put(
-                "/api/v1/users/888001",
-                data="{}",
-                content_type="application/json",
-                headers={"Authorization": f"Bearer {raw_api_key}"},
-            )
-            .status_code
-        )
+        return ApiClient(raw_api_key).put("/api/v1/users/888001", {}).status_code
 
     statuses = run_concurrently(put, 10)
     assert sorted(statuses) == [200] * 9 + [201]

@@ -6,6 +6,11 @@ from typing import Any
 from django.test import Client
 
 
+def bearer(raw_key: str) -> dict[str, str]:
+    """The Authorization header a bot sends with its API key."""
+    return {"Authorization": f"Bearer {raw_key}"}
+
+
 class ApiClient:
     """The bot's view of the API: JSON bodies, bearer auth, optional Idempotency-Key.
 
@@ -19,7 +24,7 @@ class ApiClient:
     def _headers(self, idempotency_key: str | None, headers: dict[str, str] | None) -> dict[str, str]:
         result = dict(headers or {})
         if self.raw_key is not None:
-            result.setdefault("Authorization", f"Bearer {self.raw_key}")
+            result = {**bearer(self.raw_key), **result}
         if idempotency_key is not None:
             result["Idempotency-Key"] = idempotency_key
         return result
