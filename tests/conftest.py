@@ -1,54 +1,20 @@
 """Fixtures shared by every app's tests."""
 
-import json
-import threading
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import count
 
+import httpx
 import pytest
-from django.db import connections
-from django.test import Client
 from django.utils import timezone
 
 from accounts.services import api_key_create
+from generations.models import AIModel
+from tests.support.api import ApiClient
+from tests.support.live import Recorder
 
-
-class ApiClient:
-    """The bot's view of the API: JSON bodies, bearer auth, optional Idempotency-Key."""
-
-    def __init__(self, raw_key: str | None) -> None:
-        self.client = Client()
-        self.raw_key = raw_key
-
-    def _headers(self, idempotency_key: str | None, headers: dict[str, str] | None) -> dict[str, str]:
-        result = dict(headers or {})
-        if self.raw_key is not None:
-            result.setdefault("Authorization", f"Bearer {self.raw_key}")
-        if idempotency_key is not None:
-            result["Idempotency-Key"] = idempotency_key
-        return result
-
-    def request(
-        self, method: str, path: str, body: Any = None, *, idempotency_key=None, headers=None, raw=None
-    ):
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        kwargs = {"headers": self._headers(idempotency_key, headers)}
-        if data is not None:
-            kwargs.update(data=data, content_type="application/json")
-        return getattr(self.client, method)(path, **kwargs)
-
-    def get(self, path: str, **kwargs):
-        return self.request("get", path, **kwargs)
-
-    def post(self, path: str, body: Any = None, **kwargs):
-        return self.request("post", path, body, **kwargs)
-
-    def put(self, path: str, body: Any = None, **kwargs):
-        return self.request("put", path, body, **kwargs)
-
-    def delete(self, path: str, **kwargs):
-        return self.request("delete", path, **kwargs)
+_live_key_numbers = count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -100,40 +66,45 @@ def anonymous_api() -> ApiClient:
     return ApiClient(None)
 
 
-def run_concurrently(worker: Callable[[int], Any], count: int, *, timeout: float = 60) -> list[Any]:
-    """Runs worker(i) for i in range(count) on real threads released together; returns results or exceptions.
-
-    Each thread has its own database connection (Django's are per thread) and closes it at the end,
-    so the test database can be flushed afterwards.
-    """
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=timeout)
-            results[index] = worker(index)
-        except BaseException as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert not any(thread.is_alive() for thread in threads), "a concurrent worker hung"
-    return results
+# The live app over real HTTP (pytest-django's live_server) with a real API key: the client tests
+# (tests/clients) and the example bot's tests (tests/examples) share these.
+@pytest.fixture
+def live_key(transactional_db) -> str:
+    _api_key, raw_key = api_key_create(name=f"client-test-{next(_live_key_numbers)}")
+    return raw_key
 
 
-def changelist_queries_pinned(client, django_assert_num_queries, url: str, make_rows, queries: int) -> None:
-    """An admin changelist costs `queries` at 1 row and at 50 rows (house style: counts do not grow)."""
-    for rows in (1, 50):
-        make_rows(rows)
-        with django_assert_num_queries(queries):
-            response = client.get(url)
-        assert response.status_code == 200
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def botdesk(live_server, live_key, recorder, settings) -> Iterator:
+    from botdesk_client import BotdeskClient
+
+    settings.RATE_LIMITS_ENABLED = False
+    http = httpx.Client(timeout=30, event_hooks={"request": [recorder.hook]})
+    with BotdeskClient(live_server.url, live_key, http_client=http) as client:
+        yield client
+    http.close()
+
+
+@pytest.fixture
+def paid_model(transactional_db) -> AIModel:
+    model, _ = AIModel.objects.get_or_create(
+        code="client-flux",
+        defaults={
+            "name": "Client Flux",
+            "category": AIModel.Category.IMAGE,
+            "provider": "test",
+            "price": Decimal("6.00"),
+            "currency": "RUB",
+            "is_free": False,
+            "is_active": True,
+        },
+    )
+    return model
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import pytest
 
 from accounts.models import EndUser
 from core.admin_toolkit import CappedCountPaginator, csv_stream, spreadsheet_safe
+from tests.support.users import user_create
 
 
 class SmallCapPaginator(CappedCountPaginator):
@@ -14,7 +15,8 @@ class SmallCapPaginator(CappedCountPaginator):
 
 @pytest.mark.django_db
 def test_the_paginator_counts_at_most_one_past_its_cap(django_assert_num_queries):
-    EndUser.objects.bulk_create([EndUser(telegram_id=8_000_000 + index) for index in range(5)])
+    for index in range(5):
+        user_create(telegram_id=8_000_000 + index)
 
     capped = SmallCapPaginator(EndUser.objects.order_by("pk"), per_page=2)
     with django_assert_num_queries(1):

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.utils import translation
+
+from tests.support.admin import client_logged_in
 
 BASE = Path(settings.BASE_DIR)
 PO = BASE / "locale" / "ru" / "LC_MESSAGES" / "django.po"
@@ -68,8 +69,7 @@ def test_the_committed_mo_is_the_compiled_po(tmp_path):
 @pytest.mark.django_db
 def test_the_admin_speaks_russian_by_default_and_english_on_request(admin_user, settings):
     settings.LANGUAGE_CODE = "ru"
-    client = Client()
-    client.force_login(admin_user)
+    client = client_logged_in(admin_user)
     page = client.get("/admin/accounts/enduser/").content.decode()
     assert "Пользователи" in page and "Botdesk" in page
     assert 'id="language-switch"' in page
@@ -83,12 +83,12 @@ def test_times_are_shown_in_the_display_time_zone_and_stored_in_utc(admin_user):
     from datetime import UTC, datetime
 
     from accounts.models import EndUser
+    from tests.support.users import user_create
 
-    user = EndUser.objects.create(telegram_id=77_000_001)
+    user = user_create()
     late_evening_utc = datetime(2026, 1, 1, 21, 30, tzinfo=UTC)
     EndUser.objects.filter(pk=user.pk).update(created_at=late_evening_utc)
-    client = Client()
-    client.force_login(admin_user)
+    client = client_logged_in(admin_user)
 
     card = client.get(f"/admin/accounts/enduser/{user.pk}/change/").content.decode()
 

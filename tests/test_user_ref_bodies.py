@@ -3,7 +3,8 @@
 import pytest
 
 from accounts.models import EndUser
-from tests.generations.helpers import model_create, user_create
+from tests.generations.helpers import model_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

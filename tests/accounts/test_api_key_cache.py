@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
+from tests.support.api import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,7 @@ def test_zero_turns_the_cache_off(settings, django_assert_num_queries):
 def test_the_api_honours_the_bound(clock, anonymous_api):
     # given a bot's key used once, then revoked by an operator in another process
     api_key, raw_key = api_key_create(name="bot")
-    headers = {"Authorization": f"Bearer {raw_key}"}
+    headers = bearer(raw_key)
     assert anonymous_api.get("/api/v1/plans", headers=headers).status_code == 200
     revoke_elsewhere(api_key)
     # when the bound has passed, then the key is refused with the 401 envelope

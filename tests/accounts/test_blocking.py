@@ -4,7 +4,6 @@ starts something, nothing written; money already paid is recorded; reads work an
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from accounts import services
 from accounts.errors import AccountsError
@@ -13,9 +12,10 @@ from assistants import services as assistant_services
 from assistants.models import Dialog, Message
 from billing.models import IdempotencyRecord, LedgerEntry, Payment, PromoCode, PromoRedemption, Subscription
 from generations.models import Generation
-from tests.billing.factories import user_funded
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.generations.helpers import model_create
+from tests.support.admin import client_logged_in
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -134,8 +134,7 @@ def test_block_and_unblock_are_audited_and_a_second_block_is_refused(blocked, op
 
 def test_admin_block_needs_a_reason_and_a_blocked_user_gets_a_message(operator):
     user = user_funded("10.00")
-    client = Client()
-    client.force_login(operator)
+    client = client_logged_in(operator)
     url = f"/admin/accounts/enduser/{user.pk}/block/"
 
     empty = client.post(url, {"reason": ""})
@@ -152,8 +151,7 @@ def test_admin_block_needs_a_reason_and_a_blocked_user_gets_a_message(operator):
 
 def test_bulk_block_action_asks_for_a_reason_then_blocks(operator):
     users = [user_funded("10.00") for _ in range(2)]
-    client = Client()
-    client.force_login(operator)
+    client = client_logged_in(operator)
     selected = {"action": "block_users", "_selected_action": [user.pk for user in users], "index": 0}
 
     asked = client.post("/admin/accounts/enduser/", selected)

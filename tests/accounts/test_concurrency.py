@@ -1,9 +1,9 @@
 import pytest
-from django.test import Client
 
 from accounts.models import EndUser
 from accounts.services import end_user_upsert
-from tests.conftest import run_concurrently
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)
@@ -19,16 +19,7 @@ def test_simultaneous_first_requests_create_one_user():
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_http_puts_answer_one_201(raw_api_key):
     def put(_: int) -> int:
-        return (
-            Client()
-            .put(
-                "/api/v1/users/device:shared-phone",
-                data="{}",
-                content_type="application/json",
-                headers={"Authorization": f"Bearer {raw_api_key}"},
-            )
-            .status_code
-        )
+        return ApiClient(raw_api_key).put("/api/v1/users/device:shared-phone", {}).status_code
 
     statuses = run_concurrently(put, 10)
     assert sorted(statuses) == [200] * 9 + [201]

@@ -2,16 +2,17 @@
 
 import pytest
 
-from accounts.models import EndUser
 from accounts.selectors import end_user_ids_for_ref
+from accounts.services import end_user_upsert
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_user_reference_resolves_to_the_users_ids():
-    by_telegram = EndUser.objects.create(telegram_id=7_000_001)
-    by_device = EndUser.objects.create(device_id="dev-1")
-    by_external = EndUser.objects.create(external_id="crm-1")
+    by_telegram = user_create(telegram_id=7_000_001)
+    by_device, _ = end_user_upsert(ref="device:dev-1", profile={})
+    by_external, _ = end_user_upsert(ref="ext:crm-1", profile={})
 
     assert end_user_ids_for_ref(ref="7000001") == [by_telegram.pk]
     assert end_user_ids_for_ref(ref="device:dev-1") == [by_device.pk]

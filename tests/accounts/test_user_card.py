@@ -17,9 +17,10 @@ from billing import services as billing_services
 from billing.models import EntryType, LedgerEntry, PromoCode
 from generations import services as generation_services
 from generations.models import Generation
-from tests.billing.factories import user_create, user_funded
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.generations.helpers import model_create
+from tests.support.admin import client_logged_in
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +34,7 @@ def operator() -> Operator:
 
 @pytest.fixture
 def client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
+    return client_logged_in(operator)
 
 
 def add_history(user: EndUser, rows: int, operator: Operator) -> None:
@@ -125,8 +124,7 @@ def test_a_support_operator_sees_only_the_sections_of_their_role(settings):
     roles_sync(django_apps)
     content_operator = Operator.objects.create_user("writer", password="x", is_staff=True)
     content_operator.groups.add(Group.objects.get(name="Content"))
-    client = Client()
-    client.force_login(content_operator)
+    client = client_logged_in(content_operator)
     user = user_create()
     response = client.get(f"/admin/accounts/enduser/{user.pk}/change/")
     assert response.status_code == 200

@@ -14,18 +14,11 @@ from accounts.services import api_key_create
 from accounts.webhooks import webhook_set
 from ops.retention import retention_policy_get
 from ops.services import retention_cleanup_run
-from tests.conftest import changelist_queries_pinned
+from tests.support.admin import changelist_queries_pinned, client_logged_in
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
-
-
-@pytest.fixture
-def admin_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def make_events(count: int, *, status: str = "pending", created_at=None, finished_at=None) -> list[BotEvent]:
@@ -110,8 +103,7 @@ def test_redeliver_needs_its_permission(settings):
     events = make_events(2, status="failed", finished_at=NOW)
     operator = Operator.objects.create_user(username="support", password="x", is_staff=True)
     operator.user_permissions.add(Permission.objects.get(codename="view_botevent"))
-    client = Client()
-    client.force_login(operator)
+    client = client_logged_in(operator)
 
     page = client.get("/admin/accounts/botevent/")
     assert page.status_code == 200 and b'value="redeliver"' not in page.content

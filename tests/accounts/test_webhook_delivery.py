@@ -14,7 +14,7 @@ from accounts.webhook_delivery import bot_event_deliver, bot_events_due_enqueue,
 from accounts.webhooks import webhook_set
 from billing import services as billing_services
 from tests.accounts.webhook_receiver import WebhookReceiver, signature_valid
-from tests.billing.factories import user_funded
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

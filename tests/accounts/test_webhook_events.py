@@ -14,10 +14,10 @@ from billing import services as billing_services
 from billing.models import Payment, Subscription
 from generations import services as generation_services
 from generations.models import Generation
-from tests.billing.factories import user_funded
 from tests.billing.money_helpers import notification, webhook_post
-from tests.conftest import ApiClient
 from tests.generations.helpers import model_create
+from tests.support.api import ApiClient
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

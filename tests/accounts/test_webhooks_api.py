@@ -5,7 +5,8 @@ import pytest
 from accounts.models import WebhookEndpoint
 from accounts.services import api_key_create
 from accounts.webhooks import EVENT_TYPES, webhook_secret_reveal
-from tests.conftest import ApiClient
+from tests.support.api import ApiClient
+from tests.support.processes import PRODUCTION_ENV, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -133,8 +134,6 @@ def test_public_addresses_pass_and_private_ones_pass_when_allowed(api, settings)
 
 
 def test_private_urls_are_allowed_by_default_outside_production_only(settings):
-    from tests.security.test_deploy_and_sql import PRODUCTION_ENV, manage
-
     code = "from django.conf import settings as s; print(s.WEBHOOKS_ALLOW_PRIVATE_URLS)"
     result = manage("shell", "-c", code, env={**PRODUCTION_ENV, "SECRET_KEY": "k" * 60})
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr

@@ -1,22 +1,17 @@
 """Fixtures of the assistants tests: users, assistants and documents made through the services."""
 
-import itertools
-
 import pytest
 
 from accounts.models import EndUser
 from assistants import services
 from assistants.models import Assistant
-
-_telegram_ids = itertools.count(700_000_001)
+from tests.support.users import user_create
 
 
 @pytest.fixture
 def make_user(db):
-    def make(**fields) -> EndUser:
-        return EndUser.objects.create(telegram_id=next(_telegram_ids), **fields)
-
-    return make
+    """Makes registered users through the API's service (tests.support.users.user_create): bonus included."""
+    return user_create
 
 
 @pytest.fixture

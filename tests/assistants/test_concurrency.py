@@ -2,18 +2,18 @@
 
 import pytest
 
-from accounts.models import EndUser
 from assistants import services
 from assistants.errors import AssistantsError
 from assistants.models import Dialog, Document, HandoffAudit, KnowledgeChunk, Message
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def dialog(db) -> Dialog:
-    user = EndUser.objects.create(telegram_id=990_001)
+    user = user_create()
     assistant = services.assistant_create(owner=user, name="Helper")
     return services.dialog_open(assistant=assistant, user=user, chat_id="1")[0]
 

@@ -1,7 +1,6 @@
 """Query counts of every assistants list endpoint and admin changelist: constant in the number of rows."""
 
 import pytest
-from django.test import Client
 
 from assistants import services
 from assistants.models import Dialog, HandoffAudit, Message
@@ -11,13 +10,6 @@ pytestmark = pytest.mark.django_db
 
 # auth (API key) + the parent (user, assistant or dialog) + the page itself
 LIST_QUERIES = 3
-
-
-@pytest.fixture
-def admin_client_logged_in(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture
@@ -106,13 +98,11 @@ def test_search_queries_constant(api, assistant, django_assert_num_queries):
         ("/admin/assistants/handoffaudit/", 4),
     ],
 )
-def test_admin_changelists_queries_constant(
-    admin_client_logged_in, populate, django_assert_num_queries, url, expected
-):
+def test_admin_changelists_queries_constant(admin_client, populate, django_assert_num_queries, url, expected):
     for rows in (1, 50):
         populate(rows if rows == 1 else rows - 1)
         with django_assert_num_queries(expected):
-            response = admin_client_logged_in.get(url)
+            response = admin_client.get(url)
         assert response.status_code == 200
         assert len(response.context["cl"].result_list) == rows * (
             2 if "knowledgechunk" in url or "message/" in url else 1
@@ -120,17 +110,17 @@ def test_admin_changelists_queries_constant(
 
 
 def test_dialog_change_page_shows_a_bounded_page_of_messages(
-    admin_client_logged_in, assistant, owner, django_assert_num_queries
+    admin_client, assistant, owner, django_assert_num_queries
 ):
     dialog, _ = services.dialog_open(assistant=assistant, user=owner, chat_id="1")
     url = f"/admin/assistants/dialog/{dialog.pk}/change/"
-    admin_client_logged_in.get(url)  # warms the content-type cache the first admin page fills
+    admin_client.get(url)  # warms the content-type cache the first admin page fills
     for rows in (1, 120):
         for _ in range(rows - Message.objects.filter(dialog=dialog).count()):
             services.message_create(dialog_id=dialog.pk, role="user", content="hi")
         # session, operator, dialog (with assistant and user), newest messages page, handoffs
         with django_assert_num_queries(5):
-            response = admin_client_logged_in.get(url)
+            response = admin_client.get(url)
         assert response.status_code == 200
     inline = next(
         formset for formset in response.context["inline_admin_formsets"] if formset.opts.model is Message
@@ -140,12 +130,10 @@ def test_dialog_change_page_shows_a_bounded_page_of_messages(
     assert not HandoffAudit.objects.exists()
 
 
-def test_admin_reindex_action_calls_the_service(
-    admin_client_logged_in, assistant, django_capture_on_commit_callbacks
-):
+def test_admin_reindex_action_calls_the_service(admin_client, assistant, django_capture_on_commit_callbacks):
     document, _ = services.document_upload(assistant=assistant, title="t", text="Some text to index.")
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_logged_in.post(
+        response = admin_client.post(
             "/admin/assistants/document/", {"action": "reindex", "_selected_action": [document.pk]}
         )
     assert response.status_code == 302
@@ -153,26 +141,24 @@ def test_admin_reindex_action_calls_the_service(
     assert document.version == 2 and document.status == "indexed"
 
 
-def test_chunk_admin_never_renders_the_vector(admin_client_logged_in, assistant):
+def test_chunk_admin_never_renders_the_vector(admin_client, assistant):
     services.document_upload(assistant=assistant, title="t", chunks=[ChunkInput(content="visible text")])
     chunk = assistant.chunks.get()
-    page = admin_client_logged_in.get(f"/admin/assistants/knowledgechunk/{chunk.pk}/change/")
+    page = admin_client.get(f"/admin/assistants/knowledgechunk/{chunk.pk}/change/")
     assert page.status_code == 200
     assert b"visible text" in page.content
     assert b"embedding" not in page.content.lower()
-    listing = admin_client_logged_in.get("/admin/assistants/knowledgechunk/?q=visible")
+    listing = admin_client.get("/admin/assistants/knowledgechunk/?q=visible")
     assert list(listing.context["cl"].result_list) == [chunk]
 
 
-def test_admin_handoff_actions_take_and_give_back_through_the_service(
-    admin_client_logged_in, make_assistant, owner
-):
+def test_admin_handoff_actions_take_and_give_back_through_the_service(admin_client, make_assistant, owner):
     dialog, _ = services.dialog_open(assistant=make_assistant(), user=owner, chat_id="handoff-1")
     selected = {"_selected_action": [dialog.pk], "index": 0}
 
-    admin_client_logged_in.post("/admin/assistants/dialog/", {**selected, "action": "take_over"})
+    admin_client.post("/admin/assistants/dialog/", {**selected, "action": "take_over"})
     assert Dialog.objects.get(pk=dialog.pk).mode == Dialog.Mode.OPERATOR
-    admin_client_logged_in.post("/admin/assistants/dialog/", {**selected, "action": "give_back"})
+    admin_client.post("/admin/assistants/dialog/", {**selected, "action": "give_back"})
     assert Dialog.objects.get(pk=dialog.pk).mode == Dialog.Mode.BOT
     assert list(
         HandoffAudit.objects.filter(dialog=dialog).order_by("pk").values_list("action", flat=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.billing.yookassa_emulator import yookassa_live  # noqa: F401  (a fixture: YooKassa in live mode, emulated)
+from tests.support.ledger import assert_ledger_clean
 
 
 @pytest.fixture

@@ -1,31 +1,11 @@
 """Helpers for the payments, promo and subscription tests."""
 
 import json
-from decimal import Decimal
 
 from django.conf import settings
 from django.test import Client
 
-from accounts.models import EndUser
-from billing.checks import ledger_invariants_check
-from billing.models import Account, LedgerEntry, Payment
-from tests.billing.factories import account_of
-
-
-def assert_ledger_clean() -> None:
-    failures = [
-        (result.invariant, result.detail, result.samples)
-        for result in ledger_invariants_check()
-        if not result.ok
-    ]
-    assert failures == []
-
-
-def balance_of(user: EndUser, currency: str | None = None) -> Decimal:
-    account = Account.objects.filter(
-        kind=Account.Kind.USER, owner=user, currency=currency or settings.DEFAULT_CURRENCY
-    ).first()
-    return account.balance if account else Decimal("0.00")
+from billing.models import LedgerEntry, Payment
 
 
 def notification(payment: Payment, *, event: str = "payment.succeeded", amount=None, currency=None) -> dict:
@@ -53,4 +33,30 @@ def entries_count() -> int:
     return LedgerEntry.objects.count()
 
 
-__all__ = ["account_of", "assert_ledger_clean", "balance_of", "entries_count", "notification", "webhook_post"]
+def paid_stars(api, user, stars=100, charge="tg-charge-1") -> Payment:
+    """A Telegram Stars top-up credited through the API (201), as the bot reports one."""
+    body = {
+        "user": user.display_ref,
+        "telegram_payment_charge_id": charge,
+        "currency": "XTR",
+        "total_amount": stars,
+        "invoice_payload": "p",
+    }
+    response = api.post("/api/v1/payments/telegram-stars", body)
+    assert response.status_code == 201, response.content
+    return Payment.objects.get(pk=response.json()["id"])
+
+
+def refund_notification(refund_body: dict, *, amount=None) -> dict:
+    """What YooKassa sends when the refund of an API answer `refund_body` succeeded (`amount`: another sum)."""
+    return {
+        "type": "notification",
+        "event": "refund.succeeded",
+        "object": {
+            "id": refund_body["provider_refund_id"],
+            "payment_id": "whatever",
+            "status": "succeeded",
+            "amount": {"value": amount or refund_body["amount"], "currency": refund_body["currency"]},
+            "created_at": "2026-12-01T10:00:00.000Z",
+        },
+    }

@@ -6,7 +6,6 @@ from decimal import Decimal
 from itertools import count
 
 import pytest
-from django.test import Client
 
 from accounts.models import EndUser
 from billing import services
@@ -20,19 +19,12 @@ from billing.models import (
     ProviderEvent,
     ReferralReward,
 )
-from tests.billing.factories import user_create, user_funded
-from tests.billing.money_helpers import assert_ledger_clean, balance_of
+from tests.support.ledger import assert_ledger_clean, balance_of
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 
 _ids = count(1)
-
-
-@pytest.fixture
-def admin_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def _stars(user: EndUser, amount: int = 10) -> Payment:
@@ -68,7 +60,7 @@ def make_holds(rows: int) -> None:
 def make_rewards(rows: int) -> None:
     referrer = user_create()
     for _ in range(rows):
-        referred = EndUser.objects.create(telegram_id=90_000_000 + next(_ids), referrer=referrer)
+        referred = user_create(referrer=referrer)
         _stars(referred, 100)
 
 

@@ -10,26 +10,19 @@ from accounts.models import Operator
 from billing import services
 from billing.models import ChargeRefund, Payment, PromoCode, Refund
 from generations.models import AIModel
-from tests.billing.factories import user_create
-from tests.billing.money_helpers import balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.admin import client_logged_in
+from tests.support.ledger import balance_of
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
-
-
-@pytest.fixture
-def admin_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def staff_client(*permissions: str) -> Client:
     operator = Operator.objects.create_user(username=f"staff-{len(permissions)}", password="x", is_staff=True)
     for codename in permissions:
         operator.user_permissions.add(Permission.objects.get(codename=codename))
-    client = Client()
-    client.force_login(operator)
-    return client
+    return client_logged_in(operator)
 
 
 def yookassa_paid(api, user) -> Payment:

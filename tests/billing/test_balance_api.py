@@ -4,7 +4,7 @@ import pytest
 
 from billing import services
 from billing.models import Account, EntryType
-from tests.billing.factories import user_create, user_funded
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -5,18 +5,14 @@ from decimal import Decimal
 import pytest
 
 from billing import services
-from billing.checks import ledger_invariants_check
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of, user_funded
-from tests.conftest import run_concurrently
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
+from tests.support.ledger import account_of, assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def assert_ledger_clean():
-    failed = [result for result in ledger_invariants_check() if not result.ok]
-    assert not failed, failed
 
 
 def test_funded_for_exactly_k_charges_gets_exactly_k():
@@ -86,19 +82,8 @@ def test_two_sweeps_expire_each_hold_once():
 
 
 def test_concurrent_first_requests_grant_one_welcome_bonus(raw_api_key):
-    from django.test import Client
-
     def put(_: int) -> int:
-        return (
-            Client()
-            .put(
-                "/api/v1/users/888001",
-                data="{}",
-                content_type="application/json",
-                headers={"Authorization": f"Bearer {raw_api_key}"},
-            )
-            .status_code
-        )
+        return ApiClient(raw_api_key).put("/api/v1/users/888001", {}).status_code
 
     statuses = run_concurrently(put, 10)
     assert sorted(statuses) == [200] * 9 + [201]
@@ -108,7 +93,7 @@ def test_concurrent_first_requests_grant_one_welcome_bonus(raw_api_key):
 
 def test_crossing_merges_do_not_deadlock_or_lose_money():
     from accounts.services import end_user_attach_identity
-    from tests.billing.factories import user_create
+    from tests.support.users import user_create
 
     pairs = [(user_create(), user_create(anonymous=True)) for _ in range(4)]
 

@@ -8,9 +8,11 @@ from django.test import Client
 from accounts.services import end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, PromoCode, PromoRedemption, ProviderEvent
-from tests.billing.factories import user_create, user_funded
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
-from tests.conftest import ApiClient, run_concurrently
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
+from tests.support.ledger import assert_ledger_clean, balance_of
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

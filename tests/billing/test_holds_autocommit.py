@@ -7,17 +7,12 @@ import pytest
 from django.db import connection
 
 from billing import services
-from billing.checks import ledger_invariants_check
 from billing.errors import BillingError
 from billing.models import Account, EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of, user_funded
+from tests.support.ledger import account_of, assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def assert_ledger_clean():
-    failed = [result for result in ledger_invariants_check() if not result.ok]
-    assert not failed, failed
 
 
 def test_first_capture_in_a_currency_creates_its_revenue_account_and_charges_once():

@@ -14,8 +14,8 @@ from billing.errors import BillingError, InsufficientFunds
 from billing.idempotency import idempotent_call
 from billing.models import Hold, IdempotencyRecord
 from core.errors import DomainError
-from tests.billing.factories import user_funded
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -9,17 +9,12 @@ from django.utils import timezone
 
 from accounts.services import end_user_attach_identity
 from billing import services
-from billing.checks import ledger_invariants_check
 from billing.errors import BillingError, InsufficientFunds
 from billing.models import Account, EntryType, Hold, LedgerEntry
-from tests.billing.factories import account_of, user_create, user_funded
+from tests.support.ledger import account_of, assert_ledger_clean
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_ledger_clean():
-    failed = [result for result in ledger_invariants_check() if not result.ok]
-    assert not failed, failed
 
 
 def test_new_user_gets_welcome_bonus_once(api):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from billing import services
 from billing.checks import ledger_invariants_check
 from billing.models import EntryType, Hold, LedgerEntry
-from tests.billing.factories import user_funded
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

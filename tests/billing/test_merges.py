@@ -21,8 +21,8 @@ from billing.models import (
     ReferralReward,
     Subscription,
 )
-from tests.billing.factories import account_of
-from tests.billing.money_helpers import balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.ledger import account_of, balance_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from billing.models import Payment
-from tests.billing.factories import user_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

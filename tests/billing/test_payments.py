@@ -6,23 +6,11 @@ import pytest
 
 from accounts.services import end_user_upsert
 from billing.models import EntryType, LedgerEntry, Payment, ProviderEvent, ReferralReward
-from tests.billing.factories import user_create
-from tests.billing.money_helpers import (
-    assert_ledger_clean,
-    balance_of,
-    entries_count,
-    notification,
-    webhook_post,
-)
+from tests.billing.money_helpers import entries_count, notification, webhook_post
+from tests.support.ledger import assert_ledger_clean, balance_of
+from tests.support.users import user_create
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_clean():
-    """Whatever a test does through the API, every money invariant holds afterwards."""
-    yield
-    assert_ledger_clean()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
 
 def payment_open(api, user, amount="100.00", key="pay-1", **extra):

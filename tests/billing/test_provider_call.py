@@ -17,9 +17,10 @@ from django.db import connection
 
 from billing import services
 from billing.models import IdempotencyRecord, Payment, Refund
-from tests.billing.factories import user_create
-from tests.billing.money_helpers import assert_ledger_clean, notification, webhook_post
-from tests.conftest import ApiClient
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.api import ApiClient
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

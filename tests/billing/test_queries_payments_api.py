@@ -8,7 +8,7 @@ import pytest
 from accounts.models import EndUser
 from billing import services
 from billing.models import Plan
-from tests.billing.factories import user_create
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ AUTH_QUERIES = 1
 
 def add_referrals(referrer: EndUser, rows: int) -> None:
     for _ in range(rows):
-        referred = EndUser.objects.create(telegram_id=next(_ids), referrer=referrer)
+        referred = user_create(referrer=referrer)
         services.telegram_stars_credit(
             user=referred, charge_id=f"q-{referred.pk}", total_amount=50, invoice_payload=""
         )

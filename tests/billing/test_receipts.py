@@ -6,8 +6,9 @@ import pytest
 
 from billing.models import Payment
 from billing.providers.yookassa import receipt_build, receipt_problems
-from tests.billing.factories import user_create
-from tests.billing.money_helpers import assert_ledger_clean, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from billing.services import balance_adjust, holds_expire
-from tests.billing.factories import account_of, user_create
-from tests.billing.money_helpers import balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, paid_stars, refund_notification, webhook_post
+from tests.support.ledger import account_of, balance_of
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
@@ -26,35 +27,8 @@ def paid_yookassa(api, user, amount="100.00", key="pay-1", emulator=None) -> Pay
     return payment
 
 
-def paid_stars(api, user, stars=100, charge="tg-charge-1") -> Payment:
-    body = {
-        "user": user.display_ref,
-        "telegram_payment_charge_id": charge,
-        "currency": "XTR",
-        "total_amount": stars,
-        "invoice_payload": "p",
-    }
-    response = api.post("/api/v1/payments/telegram-stars", body)
-    assert response.status_code == 201, response.content
-    return Payment.objects.get(pk=response.json()["id"])
-
-
 def refund_post(api, payment, body=None, key="refund-1"):
     return api.post(f"/api/v1/payments/{payment.pk}/refunds", body or {}, idempotency_key=key)
-
-
-def refund_notification(refund_body: dict, *, amount=None) -> dict:
-    return {
-        "type": "notification",
-        "event": "refund.succeeded",
-        "object": {
-            "id": refund_body["provider_refund_id"],
-            "payment_id": "whatever",
-            "status": "succeeded",
-            "amount": {"value": amount or refund_body["amount"], "currency": refund_body["currency"]},
-            "created_at": "2026-12-01T10:00:00.000Z",
-        },
-    }
 
 
 # --- YooKassa, fake mode: pending, then refund.succeeded through the webhook ------------------------

@@ -9,9 +9,11 @@ from accounts.services import end_user_attach_identity, end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, Refund
 from generations.models import AIModel
-from tests.billing.factories import account_of, user_create
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
-from tests.conftest import ApiClient, run_concurrently
+from tests.billing.money_helpers import notification, paid_stars, refund_notification, webhook_post
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
+from tests.support.ledger import account_of, assert_ledger_clean, balance_of
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,18 +23,6 @@ def paid_yookassa(api: ApiClient, user: EndUser, amount: str = "100.00", key: st
     payment = Payment.objects.get(pk=response.json()["id"])
     assert webhook_post(notification(payment)).json()["status"] == "credited"
     return payment
-
-
-def paid_stars(api: ApiClient, user: EndUser, stars: int, charge: str) -> Payment:
-    body = {
-        "user": user.display_ref,
-        "telegram_payment_charge_id": charge,
-        "currency": "XTR",
-        "total_amount": stars,
-    }
-    response = api.post("/api/v1/payments/telegram-stars", body)
-    assert response.status_code == 201, response.content
-    return Payment.objects.get(pk=response.json()["id"])
 
 
 def test_20_simultaneous_refunds_of_one_payment_never_exceed_it(raw_api_key, capsys):
@@ -70,18 +60,6 @@ def test_20_simultaneous_refunds_of_one_payment_never_exceed_it(raw_api_key, cap
             f"({', '.join(str(amount) for amount in sorted(granted))}), {codes.count(409)} refused 409"
         )
     assert_ledger_clean()
-
-
-def refund_notification(body: dict) -> dict:
-    return {
-        "type": "notification",
-        "event": "refund.succeeded",
-        "object": {
-            "id": body["provider_refund_id"],
-            "status": "succeeded",
-            "amount": {"value": body["amount"], "currency": body["currency"]},
-        },
-    }
 
 
 def test_a_refund_racing_a_spend_of_the_same_money_decides_exactly_one(raw_api_key, settings, capsys):

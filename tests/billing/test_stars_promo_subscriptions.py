@@ -9,17 +9,11 @@ from django.utils import timezone
 from accounts.services import end_user_upsert
 from billing import services
 from billing.models import EntryType, LedgerEntry, Payment, PromoCode, PromoRedemption, Subscription
-from tests.billing.factories import user_create, user_funded
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, entries_count
+from tests.billing.money_helpers import entries_count
+from tests.support.ledger import assert_ledger_clean, balance_of
+from tests.support.users import user_create, user_funded
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _ledger_stays_clean():
-    """Whatever a test does through the API, every money invariant holds afterwards."""
-    yield
-    assert_ledger_clean()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("ledger_clean_after")]
 
 
 def stars_body(user, charge="charge-1", total=50, **extra):

@@ -27,7 +27,7 @@ from botdesk_client import (
 from botdesk_client.models import ErrorCode
 from config.api import api
 from core.errors import ERROR_STATUS
-from tests.clients.conftest import schema_operations
+from tests.support.live import schema_operations
 
 CLIENT_ROOT = Path(__file__).resolve().parents[2] / "clients" / "python"
 GENERATION = {

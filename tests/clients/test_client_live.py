@@ -17,7 +17,8 @@ from botdesk_client import (
     TransactionType,
     ValidationError,
 )
-from tests.clients.conftest import new_telegram_id, schema_operations, yookassa_succeed
+from tests.support.live import schema_operations, yookassa_succeed
+from tests.support.users import telegram_id_next
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -34,7 +35,7 @@ TESTED_SEPARATELY = REFUND_OPERATIONS | WEBHOOK_OPERATIONS
 def test_the_journey_calls_every_operation_of_the_schema(botdesk, recorder, live_server, paid_model):
     from billing.services import promo_codes_create_batch
 
-    referrer_id, telegram_id = new_telegram_id(), new_telegram_id()
+    referrer_id, telegram_id = telegram_id_next(), telegram_id_next()
 
     # health and users
     assert botdesk.health().status == "ok"
@@ -144,11 +145,11 @@ def test_the_journey_calls_every_operation_of_the_schema(botdesk, recorder, live
 
     # errors arrive as the exception of their code
     with pytest.raises(NotFoundError):
-        botdesk.user_detail(new_telegram_id())
+        botdesk.user_detail(telegram_id_next())
     with pytest.raises(ValidationError) as invalid:
         botdesk.generation_create(user=telegram_id, model="", prompt="x")
     assert "model" in invalid.value.details
-    poor = new_telegram_id()
+    poor = telegram_id_next()
     botdesk.user_upsert(poor)
     with pytest.raises(InsufficientFundsError) as short:
         for _ in range(3):
@@ -165,7 +166,7 @@ def test_the_async_client_against_the_live_app(live_server, live_key, recorder, 
     async def journey() -> None:
         http = httpx.AsyncClient(timeout=30, event_hooks={"request": [recorder.async_hook]})
         async with AsyncBotdeskClient(live_server.url, live_key, http_client=http) as botdesk:
-            telegram_id = new_telegram_id()
+            telegram_id = telegram_id_next()
             user = await botdesk.user_upsert(telegram_id, language_code="en")
             job = await botdesk.generation_create(user=user.telegram_id, model="client-flux", prompt="p")
             await botdesk.generation_status_set(job.id, status="failed", error_code="nsfw")
@@ -178,7 +179,7 @@ def test_the_async_client_against_the_live_app(live_server, live_key, recorder, 
 
 
 def test_refunds_through_the_client(botdesk, recorder, live_server, paid_model):
-    telegram_id = new_telegram_id()
+    telegram_id = telegram_id_next()
     botdesk.user_upsert(telegram_id)
     payment = botdesk.payment_create(telegram_id, amount="100.00")
     yookassa_succeed(live_server.url, payment)

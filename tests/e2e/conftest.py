@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import SCREENSHOTS
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(tempfile.gettempdir()) / "botdesk-e2e"
 
 
 def browser_missing() -> str | None:

@@ -10,46 +10,12 @@ from django_celery_beat.models import PeriodicTask
 from accounts.models import Operator
 from billing.models import Account, EntryType, LedgerEntry
 from ops.services import schedules_sync
-from tests.billing.factories import user_create
-from tests.e2e.conftest import SCREENSHOTS
+from tests.support.browser import search_user, shot, wait_for
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "e2e-operator-pass-1"
-
-
-def shot(browser, name: str) -> str:
-    path = SCREENSHOTS / f"{name}.png"
-    browser.save_screenshot(str(path))
-    return str(path)
-
-
-def wait_for(predicate, *, timeout: float = 15, what: str = "condition"):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (NoSuchElementException, StaleElementReferenceException):
-            value = None  # the page is being replaced: look again
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def search_user(browser, url: str, user) -> None:
-    """Types the user's Telegram id into the user list's search box and waits for the row."""
-    from selenium.webdriver.common.by import By
-
-    browser.get(f"{url}/admin/accounts/enduser/")
-    search = browser.find_element(By.ID, "searchbar")
-    search.send_keys(str(user.telegram_id))
-    search.submit()
-    wait_for(
-        lambda: str(user.telegram_id) in browser.find_element(By.ID, "result_list").text, what="the user"
-    )
 
 
 def test_operator_flow_in_headless_chromium(browser, live_server, download_dir):

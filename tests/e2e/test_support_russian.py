@@ -13,18 +13,13 @@ from django.contrib.auth.models import Group
 from accounts.models import Operator
 from billing import services as billing_services
 from ops.roles import roles_sync
-from tests.billing.factories import user_create
-from tests.e2e.test_admin_browser import search_user, wait_for
+from tests.support.browser import search_user, shot, wait_for
+from tests.support.users import user_create
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "e2e-support-pass-1"
 SHOTS = Path("/tmp/shots")
-
-
-def shot(browser, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
 def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru, live_server):
@@ -45,7 +40,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     # when the operator logs in from a Russian browser
     browser.get(f"{url}/admin/login/?next=/admin/")
     assert "Имя пользователя" in browser.find_element(By.TAG_NAME, "body").text
-    shot(browser, "ru-01-login")
+    shot(browser, "ru-01-login", directory=SHOTS)
     browser.find_element(By.NAME, "username").send_keys("support-ru")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
@@ -60,7 +55,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     search_user(browser, url, user)
     header = browser.find_element(By.CSS_SELECTOR, "#result_list thead").text
     assert "доступно" in header.lower(), header
-    shot(browser, "ru-02-user-list")
+    shot(browser, "ru-02-user-list", directory=SHOTS)
 
     # then the card is in Russian, with the balance and the newest entries
     browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a").click()
@@ -74,7 +69,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     ledger = browser.find_element(By.ID, "card-ledger").text
     assert "7,25" in ledger and "Компенсация за сбой" in ledger and "корректировка" in ledger, ledger
     assert browser.find_elements(By.ID, "action-block")  # Support blocks and unblocks
-    shot(browser, "ru-03-user-card")
+    shot(browser, "ru-03-user-card", directory=SHOTS)
 
     # and the revoke-keys action is offered nowhere: API keys are not Support's
     browser.get(f"{url}/admin/")
@@ -82,7 +77,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
     browser.get(f"{url}/admin/accounts/apikey/")
     assert "403" in browser.title or "Forbidden" in browser.page_source
     assert not browser.find_elements(By.CSS_SELECTOR, "option[value='revoke_keys']")
-    shot(browser, "ru-04-api-keys-refused")
+    shot(browser, "ru-04-api-keys-refused", directory=SHOTS)
 
     # and the header switches the language to English and back (the page's <html lang> says which)
     browser.get(f"{url}/admin/accounts/enduser/{user.pk}/change/")
@@ -92,7 +87,7 @@ def test_support_operator_in_russian_finds_a_user_and_reads_the_card(browser_ru,
         lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", timeout=60, what="en"
     )
     assert "balance and subscription" in browser.find_element(By.ID, "user-card").text.lower()
-    shot(browser, "ru-05-user-card-english")
+    shot(browser, "ru-05-user-card-english", directory=SHOTS)
     browser.find_element(By.CSS_SELECTOR, "#language-switch button.language-ru").click()
     wait_for(
         lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru", timeout=60, what="ru"

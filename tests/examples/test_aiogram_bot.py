@@ -18,8 +18,8 @@ from examples.aiogram_bot.bot import SeenEvents, build_dispatcher, events_app, r
 from examples.aiogram_bot.config import BotConfig
 from examples.aiogram_bot.provider import FakeProvider
 from generations.models import Generation
-from tests.clients.conftest import yookassa_succeed
 from tests.examples.mocked_bot import MockedBot
+from tests.support.live import yookassa_succeed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -24,6 +24,8 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support.processes import free_port
+
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 pytestmark = pytest.mark.skipif(
@@ -41,12 +43,6 @@ POOLER = os.environ.get("STRESS_DATABASE_POOLER", "")
 BROKER_URL = os.environ.get("STRESS_BROKER_URL", "redis://127.0.0.1:6380/0")
 REDIS_PORT = int(BROKER_URL.rsplit(":", 1)[1].split("/")[0])
 PG_CLUSTER = ("15", "botdesk_stress")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # A port nobody else listens on: other engineers run servers on this machine too.

@@ -5,30 +5,24 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from generations import services
 from generations.models import Generation
-from tests.generations.helpers import assert_ledger_clean, hold_status, model_create, money_of, user_funded
+from tests.generations.helpers import hold_status, model_create, money_of
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/generations/generation/"
 
 
-@pytest.fixture
-def staff_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def listed_ids(response) -> set[int]:
     return {row.pk for row in response.context["cl"].result_list}
 
 
-def test_search_by_user_task_id_and_prompt(staff_client):
+def test_search_by_user_task_id_and_prompt(admin_client):
     model = model_create()
     alice, bob = user_funded("50.00"), user_funded("50.00")
     cat = services.generation_create(
@@ -37,13 +31,13 @@ def test_search_by_user_task_id_and_prompt(staff_client):
     dog = services.generation_create(user=bob, model_code=model.code, prompt="a dog", parameters={})
     services.generation_status_set(generation_id=dog.pk, status="processing", task_id="prov-task-42")
 
-    by_user = staff_client.get(CHANGELIST, {"q": str(alice.telegram_id)})
-    by_task = staff_client.get(CHANGELIST, {"q": "prov-task-42"})
-    by_job_id = staff_client.get(CHANGELIST, {"q": str(dog.pk)})
+    by_user = admin_client.get(CHANGELIST, {"q": str(alice.telegram_id)})
+    by_task = admin_client.get(CHANGELIST, {"q": "prov-task-42"})
+    by_job_id = admin_client.get(CHANGELIST, {"q": str(dog.pk)})
     # Prompts are searched among one user's jobs: the user card's link filters by user.
-    by_prompt = staff_client.get(CHANGELIST, {"user": alice.pk, "q": "ginger cat"})
-    not_theirs = staff_client.get(CHANGELIST, {"user": bob.pk, "q": "ginger cat"})
-    nothing = staff_client.get(CHANGELIST, {"user": alice.pk, "q": "zebra"})
+    by_prompt = admin_client.get(CHANGELIST, {"user": alice.pk, "q": "ginger cat"})
+    not_theirs = admin_client.get(CHANGELIST, {"user": bob.pk, "q": "ginger cat"})
+    nothing = admin_client.get(CHANGELIST, {"user": alice.pk, "q": "zebra"})
 
     assert listed_ids(by_user) == {cat.pk}
     assert listed_ids(by_task) == {dog.pk}
@@ -57,7 +51,7 @@ def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def test_a_prompt_search_without_a_user_says_it_needs_one_and_searches_task_ids(staff_client):
+def test_a_prompt_search_without_a_user_says_it_needs_one_and_searches_task_ids(admin_client):
     # given a job with a prompt and another whose task id is the term
     model = model_create()
     user = user_funded("50.00")
@@ -66,7 +60,7 @@ def test_a_prompt_search_without_a_user_says_it_needs_one_and_searches_task_ids(
     services.generation_status_set(generation_id=task.pk, status="processing", task_id="ginger")
 
     # when an operator searches the whole list for a word of the prompt
-    response = staff_client.get(CHANGELIST, {"q": "ginger"})
+    response = admin_client.get(CHANGELIST, {"q": "ginger"})
 
     # then the prompts are not searched (no scan of every job), the task id is, and the page says why
     assert cat.pk not in listed_ids(response)
@@ -83,18 +77,18 @@ def test_a_prompt_search_without_a_user_says_it_needs_one_and_searches_task_ids(
     [lambda user: {"q": str(user.telegram_id)}, lambda user: {"user": user.pk, "q": "cat"}, lambda user: {}],
     ids=["by user", "prompt in one user", "no search"],
 )
-def test_no_prompt_message_where_prompts_are_searched_or_no_prompt_is_asked(staff_client, query):
+def test_no_prompt_message_where_prompts_are_searched_or_no_prompt_is_asked(admin_client, query):
     user = user_funded("50.00")
 
-    response = staff_client.get(CHANGELIST, query(user))
+    response = admin_client.get(CHANGELIST, query(user))
 
     assert messages_of(response) == []
 
 
-def test_the_prompt_message_is_russian_for_a_russian_operator(staff_client, settings):
+def test_the_prompt_message_is_russian_for_a_russian_operator(admin_client, settings):
     settings.LANGUAGE_CODE = "ru"
 
-    response = staff_client.get(CHANGELIST, {"q": "ginger"}, headers={"Accept-Language": "ru"})
+    response = admin_client.get(CHANGELIST, {"q": "ginger"}, headers={"Accept-Language": "ru"})
 
     assert (
         "Запросы ищутся только среди задач одного пользователя: откройте его генерации из карточки "
@@ -102,7 +96,7 @@ def test_the_prompt_message_is_russian_for_a_russian_operator(staff_client, sett
     ) in response.content.decode()
 
 
-def test_filters_by_status_model_and_date(staff_client):
+def test_filters_by_status_model_and_date(admin_client):
     flux, kling = model_create("flux-a"), model_create("kling-a", price="45.00")
     user = user_funded("200.00")
     old = services.generation_create(user=user, model_code=flux.code, prompt="", parameters={})
@@ -115,15 +109,15 @@ def test_filters_by_status_model_and_date(staff_client):
         (timezone.now() - timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     )
 
-    assert listed_ids(staff_client.get(CHANGELIST, {"status__exact": "failed"})) == {new_kling.pk}
-    assert listed_ids(staff_client.get(CHANGELIST, {"model__id__exact": flux.pk})) == {old.pk, new_flux.pk}
-    assert listed_ids(staff_client.get(CHANGELIST, {"created_at__gte": week_ago})) == {
+    assert listed_ids(admin_client.get(CHANGELIST, {"status__exact": "failed"})) == {new_kling.pk}
+    assert listed_ids(admin_client.get(CHANGELIST, {"model__id__exact": flux.pk})) == {old.pk, new_flux.pk}
+    assert listed_ids(admin_client.get(CHANGELIST, {"created_at__gte": week_ago})) == {
         new_flux.pk,
         new_kling.pk,
     }
 
 
-def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(staff_client):
+def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(admin_client):
     # given a model's job of 40 days ago and one of today (jobs are not indexed by model)
     model = model_create("flux-m")
     user = user_funded("50.00")
@@ -132,11 +126,11 @@ def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(staff_client)
     new = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
     two_months_ago = (timezone.now() - timedelta(days=60)).isoformat()
 
-    alone = staff_client.get(CHANGELIST, {"model__id__exact": model.pk})
-    with_dates = staff_client.get(
+    alone = admin_client.get(CHANGELIST, {"model__id__exact": model.pk})
+    with_dates = admin_client.get(
         CHANGELIST, {"model__id__exact": model.pk, "created_at__gte": two_months_ago}
     )
-    with_user = staff_client.get(CHANGELIST, {"model__id__exact": model.pk, "user": user.pk})
+    with_user = admin_client.get(CHANGELIST, {"model__id__exact": model.pk, "user": user.pk})
 
     # then alone it reads the last 30 days and its title says so; dates or a user lift the bound
     assert listed_ids(alone) == {new.pk}
@@ -146,7 +140,7 @@ def test_the_model_filter_alone_shows_the_last_30_days_and_says_so(staff_client)
     assert "the last 30 days" not in with_user.content.decode()
 
 
-def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_client):
+def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(admin_client):
     flux, kling = model_create("flux-f"), model_create("kling-f", price="45.00")
     user = user_funded("500.00")
     jobs = [
@@ -162,7 +156,7 @@ def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_clie
     services.generation_status_set(generation_id=stale.pk, status="failed", error_code="nsfw")
     Generation.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(days=2))
 
-    response = staff_client.get("/admin/generations/generation/failures/")
+    response = admin_client.get("/admin/generations/generation/failures/")
 
     assert response.status_code == 200
     rows = {(row["model__code"], row["error_code"]): row for row in response.context["rows"]}
@@ -174,12 +168,12 @@ def test_failures_view_groups_the_last_24_hours_and_links_to_the_jobs(staff_clie
     link = rows[("flux-f", "nsfw")]["url"]
     assert urlsplit(link).path == CHANGELIST
     assert parse_qs(urlsplit(link).query)["error_code"] == ["nsfw"]
-    linked = staff_client.get(link)
+    linked = admin_client.get(link)
     assert linked.status_code == 200
     assert listed_ids(linked) == {jobs[0].pk, jobs[1].pk}
 
 
-def test_csv_export_streams_the_filtered_jobs_for_excel(staff_client):
+def test_csv_export_streams_the_filtered_jobs_for_excel(admin_client):
     model = model_create()
     user = user_funded("50.00")
     jobs = [
@@ -188,7 +182,7 @@ def test_csv_export_streams_the_filtered_jobs_for_excel(staff_client):
     ]
     services.generation_status_set(generation_id=jobs[0].pk, status="processing", task_id="=HYPERLINK(1)")
 
-    response = staff_client.get(f"{CHANGELIST}export/?user={user.pk}&status__exact=pending")
+    response = admin_client.get(f"{CHANGELIST}export/?user={user.pk}&status__exact=pending")
 
     assert response.status_code == 200
     assert response.streaming
@@ -200,25 +194,25 @@ def test_csv_export_streams_the_filtered_jobs_for_excel(staff_client):
     assert f";{user.telegram_id};{model.code};pending;6.00;" in lines[1]
 
 
-def test_csv_export_neutralises_formulas(staff_client):
+def test_csv_export_neutralises_formulas(admin_client):
     model = model_create()
     user = user_funded("50.00")
     job = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
     services.generation_status_set(generation_id=job.pk, status="processing", task_id="=HYPERLINK(1)")
 
-    content = b"".join(staff_client.get(f"{CHANGELIST}export/?user={user.pk}").streaming_content)
+    content = b"".join(admin_client.get(f"{CHANGELIST}export/?user={user.pk}").streaming_content)
 
     assert ";'=HYPERLINK(1);" in content.decode("utf-8-sig")
 
 
-def test_cancel_action_releases_holds_through_the_service(staff_client):
+def test_cancel_action_releases_holds_through_the_service(admin_client):
     model = model_create(price="6.00")
     user = user_funded("50.00")
     running = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
     done = services.generation_create(user=user, model_code=model.code, prompt="", parameters={})
     services.generation_status_set(generation_id=done.pk, status="succeeded", result_url="https://x.io/1")
 
-    staff_client.post(
+    admin_client.post(
         CHANGELIST,
         {"action": "cancel_in_flight", "_selected_action": [running.pk, done.pk], "select_across": "0"},
     )
@@ -235,28 +229,28 @@ def test_cancel_action_releases_holds_through_the_service(staff_client):
     assert_ledger_clean()
 
 
-def test_detail_and_catalog_pages_open(staff_client):
+def test_detail_and_catalog_pages_open(admin_client):
     model = model_create()
     job = services.generation_create(
         user=user_funded("20.00"), model_code=model.code, prompt="", parameters={}
     )
 
-    assert staff_client.get(f"{CHANGELIST}{job.pk}/change/").status_code == 200
-    assert staff_client.get(f"/admin/generations/aimodel/{model.pk}/change/").status_code == 200
-    assert staff_client.get("/admin/generations/aimodel/add/").status_code == 200
+    assert admin_client.get(f"{CHANGELIST}{job.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/generations/aimodel/{model.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/generations/aimodel/add/").status_code == 200
 
 
-def test_project_page_shows_the_newest_items_and_saves(staff_client):
+def test_project_page_shows_the_newest_items_and_saves(admin_client):
     from generations.models import Project, ProjectItem
 
     project = services.project_create(user=user_funded("1.00"), name="Long history")
     ProjectItem.objects.bulk_create([ProjectItem(project=project, model_code=f"m{i}") for i in range(60)])
     url = f"/admin/generations/project/{project.pk}/change/"
 
-    page = staff_client.get(url)
+    page = admin_client.get(url)
     formset = page.context["inline_admin_formsets"][0].formset
     shown = [form.instance.model_code for form in formset.forms]
-    saved = staff_client.post(
+    saved = admin_client.post(
         url,
         {
             "user": project.user_id,

@@ -1,35 +1,22 @@
 """Simultaneous requests on real threads and real PostgreSQL connections: money moves exactly once."""
 
-import json
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from billing.models import Hold
 from generations import services
 from generations.models import Generation
-from tests.conftest import run_concurrently
-from tests.generations.helpers import (
-    assert_ledger_clean,
-    charges_for,
-    create_body,
-    model_create,
-    money_of,
-    user_funded,
-)
+from tests.generations.helpers import charges_for, create_body, model_create, money_of
+from tests.support.api import ApiClient
+from tests.support.concurrency import run_concurrently
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def post(raw_key: str, path: str, body: dict, *, idempotency_key: str | None = None):
-    headers = {"Authorization": f"Bearer {raw_key}"}
-    if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
-    return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
 
 
 def test_concurrent_success_and_failure_resolve_a_job_once(raw_api_key):
@@ -41,7 +28,7 @@ def test_concurrent_success_and_failure_resolve_a_job_once(raw_api_key):
     ] * 4
 
     responses = run_concurrently(
-        lambda i: post(raw_api_key, f"/api/v1/generations/{job.pk}/status", bodies[i]), len(bodies)
+        lambda i: ApiClient(raw_api_key).post(f"/api/v1/generations/{job.pk}/status", bodies[i]), len(bodies)
     )
 
     assert not [r for r in responses if isinstance(r, BaseException)]
@@ -66,8 +53,8 @@ def test_one_user_funded_for_exactly_k_jobs_gets_exactly_k(raw_api_key):
     user, model = user_funded("26.00"), model_create(price="6.00")  # 4 x 6.00 = 24.00 fits, 5 do not
 
     responses = run_concurrently(
-        lambda i: post(
-            raw_api_key, "/api/v1/generations", create_body(user, model), idempotency_key=f"k-{i}"
+        lambda i: ApiClient(raw_api_key).post(
+            "/api/v1/generations", create_body(user, model), idempotency_key=f"k-{i}"
         ),
         attempts,
     )
@@ -87,8 +74,8 @@ def test_rate_limit_admits_exactly_the_plan_limit_under_concurrency(raw_api_key,
     user, model = user_funded("100.00"), model_create(price="1.00")
 
     responses = run_concurrently(
-        lambda i: post(
-            raw_api_key, "/api/v1/generations", create_body(user, model), idempotency_key=f"r-{i}"
+        lambda i: ApiClient(raw_api_key).post(
+            "/api/v1/generations", create_body(user, model), idempotency_key=f"r-{i}"
         ),
         10,
     )
@@ -110,8 +97,8 @@ def test_concurrent_in_flight_limit_holds_under_concurrency(raw_api_key, setting
     user, model = user_funded("100.00"), model_create(price="1.00")
 
     responses = run_concurrently(
-        lambda i: post(
-            raw_api_key, "/api/v1/generations", create_body(user, model), idempotency_key=f"c-{i}"
+        lambda i: ApiClient(raw_api_key).post(
+            "/api/v1/generations", create_body(user, model), idempotency_key=f"c-{i}"
         ),
         8,
     )
@@ -153,7 +140,9 @@ def test_timeout_sweep_racing_a_success_charges_or_releases_never_both(raw_api_k
             Generation.objects.update(created_at=timezone.now() - timedelta(days=1))
             return services.generations_time_out()
         return [
-            post(raw_api_key, f"/api/v1/generations/{job.pk}/status", {"status": "succeeded"}).status_code
+            ApiClient(raw_api_key)
+            .post(f"/api/v1/generations/{job.pk}/status", {"status": "succeeded"})
+            .status_code
             for job in jobs
         ]
 

@@ -17,8 +17,8 @@ from accounts.services import end_user_attach_identity, end_user_upsert
 from billing.models import Hold
 from generations.models import Generation
 from generations.services import generation_create
-from tests.billing.money_helpers import assert_ledger_clean
 from tests.generations.helpers import model_create
+from tests.support.ledger import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,16 +10,9 @@ from billing.models import Account, EntryType, Hold
 from billing.services import credit_grant
 from generations import services
 from generations.models import Generation
-from tests.generations.helpers import (
-    assert_ledger_clean,
-    charges_for,
-    create_body,
-    hold_status,
-    model_create,
-    money_of,
-    user_create,
-    user_funded,
-)
+from tests.generations.helpers import charges_for, create_body, hold_status, model_create, money_of
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from generations import services
 from generations.models import Generation, ProjectItem, ProviderLog, UsageDaily
 from generations.tasks import usage_rollup
-from tests.generations.helpers import model_create, user_create, user_funded
+from tests.generations.helpers import model_create
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from billing.models import Plan
 from generations.models import Generation, Project, ProjectItem, ProviderLog, UsageDaily
-from tests.generations.helpers import create_body, model_create, user_create, user_funded
+from tests.generations.helpers import create_body, model_create
+from tests.support.users import user_create, user_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +40,6 @@ def failed_jobs_for(user, models, rows: int) -> None:
             for index in range(rows)
         ]
     )
-
-
-@pytest.fixture
-def staff_client(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 def test_models_list_queries(api, django_assert_num_queries):
@@ -114,28 +107,28 @@ GENERATION_CHANGELIST_QUERIES = {
 
 
 @pytest.mark.parametrize("query", list(GENERATION_CHANGELIST_QUERIES))
-def test_generation_changelist_queries(staff_client, django_assert_num_queries, query):
+def test_generation_changelist_queries(admin_client, django_assert_num_queries, query):
     model = model_create()
     for rows in (1, 50):
         user = user_create()
         jobs_for(user, model, rows, status="failed", task_id="task-77", completed_at=timezone.now())
         with django_assert_num_queries(ADMIN_BASE + GENERATION_CHANGELIST_QUERIES[query]):
-            response = staff_client.get(f"/admin/generations/generation/{query}")
+            response = admin_client.get(f"/admin/generations/generation/{query}")
         assert response.status_code == 200
 
 
-def test_generation_changelist_search_by_user_queries(staff_client, django_assert_num_queries):
+def test_generation_changelist_search_by_user_queries(admin_client, django_assert_num_queries):
     model = model_create()
     for rows in (1, 50):
         user = user_create()
         jobs_for(user, model, rows)
         with django_assert_num_queries(ADMIN_BASE + 4):  # + the user ids the term names
-            response = staff_client.get(f"/admin/generations/generation/?q={user.telegram_id}")
+            response = admin_client.get(f"/admin/generations/generation/?q={user.telegram_id}")
         assert response.status_code == 200
         assert response.context["cl"].result_count == rows
 
 
-def test_generation_changelist_prompt_search_in_one_user_queries(staff_client, django_assert_num_queries):
+def test_generation_changelist_prompt_search_in_one_user_queries(admin_client, django_assert_num_queries):
     # The user card's link filters by user; a prompt search there reads that user's jobs by (user, id).
     model = model_create()
     for rows in (1, 50):
@@ -143,28 +136,28 @@ def test_generation_changelist_prompt_search_in_one_user_queries(staff_client, d
         jobs_for(user, model, rows)
         jobs_for(user_create(), model, rows)  # someone else's cats are not listed
         with django_assert_num_queries(ADMIN_BASE + 3):
-            response = staff_client.get(f"/admin/generations/generation/?user={user.pk}&q=a+cat")
+            response = admin_client.get(f"/admin/generations/generation/?user={user.pk}&q=a+cat")
         assert response.status_code == 200
         assert response.context["cl"].result_count == rows
 
 
-def test_generation_changelist_model_filter_queries(staff_client, django_assert_num_queries):
+def test_generation_changelist_model_filter_queries(admin_client, django_assert_num_queries):
     # The model filter alone is bounded to the last 30 days (jobs have no model index): same count.
     for rows in (1, 50):
         model = model_create(f"filter-{rows}")
         jobs_for(user_create(), model, rows)
         with django_assert_num_queries(ADMIN_BASE + 3):
-            response = staff_client.get(f"/admin/generations/generation/?model__id__exact={model.pk}")
+            response = admin_client.get(f"/admin/generations/generation/?model__id__exact={model.pk}")
         assert response.status_code == 200
         assert response.context["cl"].result_count == rows
 
 
-def test_failures_view_queries(staff_client, django_assert_num_queries):
+def test_failures_view_queries(admin_client, django_assert_num_queries):
     models = [model_create(f"fail-{index}") for index in range(5)]
     for rows in (1, 50):
         failed_jobs_for(user_create(), models, rows)
         with django_assert_num_queries(ADMIN_BASE + 1):
-            response = staff_client.get("/admin/generations/generation/failures/")
+            response = admin_client.get("/admin/generations/generation/failures/")
         assert response.status_code == 200
 
 
@@ -216,23 +209,23 @@ def test_failures_view_queries(staff_client, django_assert_num_queries):
         ),
     ],
 )
-def test_other_changelists_queries(staff_client, django_assert_num_queries, url, make, queries):
+def test_other_changelists_queries(admin_client, django_assert_num_queries, url, make, queries):
     for rows in (1, 50):
         make(rows)
         with django_assert_num_queries(ADMIN_BASE + queries):
-            response = staff_client.get(url)
+            response = admin_client.get(url)
         assert response.status_code == 200
 
 
-def test_project_change_page_queries(staff_client, django_assert_num_queries):
+def test_project_change_page_queries(admin_client, django_assert_num_queries):
     user = user_create()
     warm_up = Project.objects.create(user=user, name="warm-up")
-    staff_client.get(f"/admin/generations/project/{warm_up.pk}/change/")  # content types get cached
+    admin_client.get(f"/admin/generations/project/{warm_up.pk}/change/")  # content types get cached
     for rows in (1, 50):
         project = Project.objects.create(user=user, name=f"p{rows}")
         ProjectItem.objects.bulk_create([ProjectItem(project=project, model_code="m") for _ in range(rows)])
         with django_assert_num_queries(ADMIN_BASE + 3):  # the project, its items, its user's label
-            response = staff_client.get(f"/admin/generations/project/{project.pk}/change/")
+            response = admin_client.get(f"/admin/generations/project/{project.pk}/change/")
         assert response.status_code == 200
 
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 from billing.models import Plan
 from generations import services
 from generations.models import Generation
-from tests.generations.helpers import create_body, model_create, user_funded
+from tests.generations.helpers import create_body, model_create
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -1,12 +1,4 @@
 import pytest
-from django.test import Client
-
-
-@pytest.fixture
-def admin_client_logged_in(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
 
 
 @pytest.fixture

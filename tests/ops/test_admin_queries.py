@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
-from tests.conftest import changelist_queries_pinned
+from tests.support.admin import changelist_queries_pinned
 
 pytestmark = pytest.mark.django_db
 
@@ -59,19 +59,17 @@ CHANGELISTS = [
 
 
 @pytest.mark.parametrize(("url", "make_rows", "queries"), CHANGELISTS)
-def test_changelist_query_count_is_constant(
-    admin_client_logged_in, django_assert_num_queries, url, make_rows, queries
-):
-    changelist_queries_pinned(admin_client_logged_in, django_assert_num_queries, url, make_rows, queries)
+def test_changelist_query_count_is_constant(admin_client, django_assert_num_queries, url, make_rows, queries):
+    changelist_queries_pinned(admin_client, django_assert_num_queries, url, make_rows, queries)
 
 
-def test_debug_log_detail_shows_the_context(admin_client_logged_in):
+def test_debug_log_detail_shows_the_context(admin_client):
     entry = DebugLog.objects.create(level=40, source="tests", message="boom", context={"chat": 42})
-    response = admin_client_logged_in.get(f"/admin/ops/debuglog/{entry.pk}/change/")
+    response = admin_client.get(f"/admin/ops/debuglog/{entry.pk}/change/")
     assert response.status_code == 200
     assert b"&quot;chat&quot;: 42" in response.content
 
 
-def test_ops_records_are_read_only(admin_client_logged_in):
+def test_ops_records_are_read_only(admin_client):
     for model in ("debuglog", "retentionrun", "ledgercheckrun", "dbsizesnapshot"):
-        assert admin_client_logged_in.get(f"/admin/ops/{model}/add/").status_code == 403
+        assert admin_client.get(f"/admin/ops/{model}/add/").status_code == 403

@@ -10,13 +10,13 @@ from ops import services
 from ops.dashboard import PANELS, dashboard_build
 from ops.models import DebugLog, LedgerCheckRun, RetentionRun
 from ops.retention import retention_policy_get
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
 
 def make_users(count: int) -> None:
-    start = EndUser.objects.count() + 50_000
-    users = EndUser.objects.bulk_create([EndUser(telegram_id=start + i) for i in range(count)])
+    users = [user_create() for _ in range(count)]
     # Spread over the last days, so the chart has several bars.
     for offset, user in enumerate(users):
         EndUser.objects.filter(pk=user.pk).update(created_at=timezone.now() - timedelta(days=offset % 5))
@@ -49,10 +49,10 @@ def test_ops_panels_build_in_a_constant_number_of_queries(django_assert_num_quer
             dashboard_build(panels=OPS_PANELS)
 
 
-def test_dashboard_is_the_admin_index(admin_client_logged_in):
+def test_dashboard_is_the_admin_index(admin_client):
     make_users(3)
     make_ops_records(3)
-    response = admin_client_logged_in.get("/admin/")
+    response = admin_client.get("/admin/")
     assert response.status_code == 200
     for panel in OPS_PANEL_KEYS:
         assert f'id="panel-{panel}"'.encode() in response.content
@@ -81,7 +81,7 @@ def test_dashboard_figures():
     assert room[0].unit.code == "paid_generation" and room[0].count > 0
 
 
-def test_dashboard_links_open_filtered_changelists(admin_client_logged_in):
+def test_dashboard_links_open_filtered_changelists(admin_client):
     make_users(3)
     services.retention_cleanup_run(policies=(retention_policy_get(name="debug-logs"),))
     panels = {panel.key: panel.data for panel in dashboard_build()}
@@ -94,6 +94,6 @@ def test_dashboard_links_open_filtered_changelists(admin_client_logged_in):
         panels["retention"]["url"] + "?policy__exact=debug-logs",
     ]
     for url in urls:
-        response = admin_client_logged_in.get(url)
+        response = admin_client.get(url)
         # An unknown filter would redirect to "?e=1" (302): every link must be a valid changelist filter.
         assert response.status_code == 200, url

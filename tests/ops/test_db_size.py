@@ -93,22 +93,20 @@ def test_db_size_command_prints_database_and_tables(capsys):
     assert "ops_debug_log" in out
 
 
-def test_db_size_page_renders_in_a_constant_number_of_queries(
-    admin_client_logged_in, django_assert_num_queries
-):
+def test_db_size_page_renders_in_a_constant_number_of_queries(admin_client, django_assert_num_queries):
     for count in (1, 50):
         DbSizeSnapshot.objects.all().delete()
         make_snapshots(count, end=timezone.now().date())
         # session, operator, database size, table sizes, snapshots of the growth window
         with django_assert_num_queries(5):
-            response = admin_client_logged_in.get("/admin/ops/dbsizereport/")
+            response = admin_client.get("/admin/ops/dbsizereport/")
         assert response.status_code == 200
         assert b"ops_debug_log" in response.content
         assert b"<svg" in response.content
 
 
-def test_db_size_page_is_listed_in_the_admin_index(admin_client_logged_in):
-    response = admin_client_logged_in.get("/admin/")
+def test_db_size_page_is_listed_in_the_admin_index(admin_client):
+    response = admin_client.get("/admin/")
     assert b"/admin/ops/dbsizereport/" in response.content
 
 

@@ -10,7 +10,7 @@ from ops import services, tasks
 from ops.locks import leader_lock, lock_key, singleton
 from ops.models import DebugLog, LeaderLease, RetentionRun
 from ops.retention import retention_policy_get
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)

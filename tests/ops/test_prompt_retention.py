@@ -13,7 +13,9 @@ from generations.models import Generation, UsageDaily
 from ops import services, tasks
 from ops.models import RetentionRun
 from ops.retention import retention_policy_get
-from tests.generations.helpers import assert_ledger_clean, model_create, money_of, user_funded
+from tests.generations.helpers import model_create, money_of
+from tests.support.ledger import assert_ledger_clean
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 
 from accounts.models import EndUser, Operator
 from accounts.services import api_key_create
@@ -23,8 +23,9 @@ from core.admin_toolkit import STANDARD_URL_SUFFIXES, GuardedAdmin
 from generations import services as generation_services
 from ops.dashboard import PANELS
 from ops.roles import ROLES, roles_sync
-from tests.billing.factories import user_funded
 from tests.generations.helpers import model_create
+from tests.support.admin import client_logged_in
+from tests.support.users import user_funded
 
 pytestmark = pytest.mark.django_db
 
@@ -69,12 +70,6 @@ def operator_for(role: str | None) -> Operator:
     if role:
         operator.groups.add(Group.objects.get(name=role))
     return Operator.objects.get(pk=operator.pk)  # fresh permission cache
-
-
-def client_for(operator: Operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 def required_permissions(model_admin, action) -> list[str]:
@@ -132,7 +127,7 @@ def test_every_project_admin_is_guarded_and_declares_its_custom_urls():
 @pytest.mark.parametrize("role", ROLE_NAMES, ids=lambda role: role or "no-role")
 def test_actions_are_offered_by_permission_and_refused_with_403(world, role):
     operator = operator_for(role)
-    client = client_for(operator)
+    client = client_logged_in(operator)
     request = RequestFactory().get("/admin/")
     request.user = operator
     checked = 0
@@ -171,7 +166,7 @@ def view_url(model, view, world) -> str:
 @pytest.mark.parametrize("role", ROLE_NAMES, ids=lambda role: role or "no-role")
 def test_custom_views_answer_by_permission_and_refuse_with_403(world, role):
     operator = operator_for(role)
-    client = client_for(operator)
+    client = client_logged_in(operator)
     checked = 0
     for model, _model_admin, view in custom_views():
         url = view_url(model, view, world)
@@ -192,7 +187,7 @@ def test_custom_views_answer_by_permission_and_refuse_with_403(world, role):
 @pytest.mark.parametrize("role", ROLE_NAMES, ids=lambda role: role or "no-role")
 def test_changelists_answer_by_view_permission(world, role):
     operator = operator_for(role)
-    client = client_for(operator)
+    client = client_logged_in(operator)
     for model in admin.site._registry:
         opts = model._meta
         allowed = operator.has_perm(f"{opts.app_label}.view_{opts.model_name}") or operator.has_perm(
@@ -218,7 +213,7 @@ def test_every_panel_and_role_names_real_permissions(world):
 @pytest.mark.parametrize("role", ROLE_NAMES, ids=lambda role: role or "no-role")
 def test_dashboard_renders_only_the_panels_the_role_may_see(world, role):
     operator = operator_for(role)
-    content = client_for(operator).get("/admin/").content.decode()
+    content = client_logged_in(operator).get("/admin/").content.decode()
     for panel in PANELS:
         shown = f'id="panel-{panel.key}"' in content
         assert shown == operator.has_perm(panel.permission), f"{role}: panel {panel.key} shown={shown}"
@@ -243,7 +238,7 @@ def test_support_adjusts_up_to_the_limit_and_finance_above_it(world, settings):
     settings.SUPPORT_ADJUSTMENT_LIMIT = Decimal("1000.00")
     account = world["account"]
     url = f"/admin/billing/account/{account.pk}/adjust/"
-    support = client_for(operator_for("Support"))
+    support = client_logged_in(operator_for("Support"))
     entries = LedgerEntry.objects.count()
 
     refused = support.post(url, {"amount": "1000.01", "reason": "goodwill"})
@@ -252,7 +247,7 @@ def test_support_adjusts_up_to_the_limit_and_finance_above_it(world, settings):
     assert "1000.00" in str(refused.context["form"].errors["amount"])
     assert LedgerEntry.objects.count() == entries
     assert support.post(url, {"amount": "1000.00", "reason": "goodwill"}).status_code == 302
-    finance = client_for(operator_for("Finance"))
+    finance = client_logged_in(operator_for("Finance"))
     assert finance.post(url, {"amount": "2500.00", "reason": "compensation"}).status_code == 302
     account.refresh_from_db()
     assert account.balance == Decimal("3605.00")  # 100 + 5 stars + 1000 + 2500
@@ -267,7 +262,7 @@ def test_a_view_only_operator_cannot_disable_the_holds_expiry_schedule(world):
     task = PeriodicTask.objects.get(name="holds-expire")
     viewer = Operator.objects.create_user(username="viewer", password="x", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_periodictask"))
-    response = client_for(viewer).post(
+    response = client_logged_in(viewer).post(
         "/admin/django_celery_beat/periodictask/",
         {"action": "disable_tasks", "_selected_action": [task.pk], "index": 0},
     )

@@ -9,7 +9,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from ops import services
 from ops.models import ScheduleSync
 from ops.schedules import SCHEDULES, Schedule
-from tests.conftest import run_concurrently
+from tests.support.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 

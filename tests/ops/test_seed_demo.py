@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from accounts.models import EndUser
 from assistants.models import Assistant, Document
-from billing.checks import ledger_invariants_check
 from billing.models import Account, EntryType, Hold, LedgerEntry, Payment
 from generations.models import Generation, Project, ProviderLog, UsageDaily
 from ops.models import DebugLog
+from tests.support.ledger import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +23,6 @@ def table_counts() -> dict[str, int]:
         model.__name__: model.objects.count()
         for model in (EndUser, Account, LedgerEntry, Hold, Payment, Generation, Project, Assistant, Document)
     }
-
-
-def assert_ledger_clean() -> None:
-    failed = [
-        (result.invariant, result.detail, result.samples)
-        for result in ledger_invariants_check()
-        if not result.ok
-    ]
-    assert failed == []
 
 
 def test_demo_seed_is_idempotent_and_leaves_the_ledger_clean():

@@ -1,35 +1,12 @@
 """Production settings pass `check --deploy`; no SQL is built by string formatting."""
 
 import ast
-import os
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 from django.conf import settings
 
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "ALLOWED_HOSTS": "botdesk.example.com",
-    "DATABASE_URL": "postgres://botdesk:botdesk@127.0.0.1:5432/botdesk",
-    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-    "YOOKASSA_WEBHOOK_SECRET": "s" * 40,
-}
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {
-        key: value for key, value in os.environ.items() if key not in PRODUCTION_ENV and key != "SECRET_KEY"
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.processes import PRODUCTION_ENV, manage
 
 
 def test_check_deploy_is_clean_with_production_settings():

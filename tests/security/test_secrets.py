@@ -10,7 +10,8 @@ from django.test import Client
 from accounts.models import ApiKey, Operator
 from assistants.models import BotInstance
 from ops.models import DebugLog
-from tests.billing.factories import user_create
+from tests.support.admin import client_logged_in
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,7 @@ TOKEN_SECRET_PART = BOT_TOKEN.split(":", 1)[1]
 @pytest.fixture
 def admin_client_logged_in() -> Client:
     operator = Operator.objects.create_superuser("sec-admin", "sec@example.com", "pw-sec-admin-1")
-    client = Client()
-    client.force_login(operator)
-    return client
+    return client_logged_in(operator)
 
 
 @pytest.fixture

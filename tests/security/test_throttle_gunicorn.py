@@ -7,7 +7,6 @@ Redis can refuse the fifth wrong key. The access log's pid per request proves it
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,17 +16,12 @@ import pytest
 from django.db import connection
 
 from accounts.services import api_key_create
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

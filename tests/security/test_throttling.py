@@ -12,6 +12,7 @@ from django.test import Client, RequestFactory
 from accounts.auth import ApiKeyAuth
 from accounts.models import Operator
 from accounts.services import api_key_create, api_key_revoke
+from tests.support.api import bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ PROXY = "10.9.0.5"
 
 
 def get_with_key(raw_key: str, *, ip: str = "10.0.0.1", forwarded_for: str | None = None):
-    headers = {"Authorization": f"Bearer {raw_key}"}
+    headers = bearer(raw_key)
     if forwarded_for is not None:
         headers["X-Forwarded-For"] = forwarded_for
     return Client(REMOTE_ADDR=ip).get(PLANS, headers=headers)

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 
 from billing.models import LedgerEntry, Payment, ProviderEvent
-from tests.billing.factories import user_create
-from tests.billing.money_helpers import assert_ledger_clean, balance_of, notification, webhook_post
+from tests.billing.money_helpers import notification, webhook_post
+from tests.support.ledger import assert_ledger_clean, balance_of
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 

@@ -37,7 +37,7 @@ from billing.checks import ledger_invariants_check
 from billing.models import Account, Plan, PromoCode, Subscription
 from generations.models import AIModel
 from generations.services import generations_time_out
-from tests.conftest import ApiClient
+from tests.support.api import ApiClient
 
 SEED = int(os.environ.get("RANDOM_HISTORY_SEED") or time.time_ns() % 1_000_000_007)
 SECONDS = float(os.environ.get("RANDOM_HISTORY_SECONDS", "20"))

@@ -31,7 +31,7 @@ from schemathesis.generation.modes import GenerationMode
 
 from accounts.services import api_key_create
 from generations.models import AIModel
-from tests.conftest import ApiClient
+from tests.support.api import ApiClient
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
 # The coverage phase (boundary values, every undeclared method) multiplies the examples: `make stress` only.
