@@ -21,6 +21,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -311,6 +312,48 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
     ):
         facts[user_id]["plan"] = plan_code
     return facts
+
+
+# --- The ledger by date ---------------------------------------------------------------------------
+
+# The ledger's created_at has a BRIN index: exact and tiny, but the planner cannot see that a date range
+# is a contiguous stretch of ids, so a list "newest first, 50 rows" of an old date range walks the primary
+# key back from today (millions of rows at capacity). These bounds turn the date range into an id range
+# the primary key answers directly. The first id at or after a moment is found by binary search over the
+# primary key: about 25 index probes whatever the ledger's size. Sound because ids and created_at grow
+# together: created_at is the insert time (auto_now_add, or now() in the capture SQL) and the id is drawn
+# at the same insert, so they disagree by a transaction's length or a clock's drift at most, far inside
+# the margin; the date condition itself stays, so the bounds only ever narrow the scan.
+LEDGER_ID_BOUND_MARGIN = timedelta(days=1)
+_LEDGER_FIRST_ID_AT = """(
+    WITH RECURSIVE search(lo, hi) AS (
+        SELECT min(id), max(id) + 1 FROM billing_ledger_entry
+        UNION ALL
+        SELECT CASE WHEN probe.at < %s THEN (s.lo + s.hi) / 2 + 1 ELSE s.lo END,
+               CASE WHEN probe.at < %s THEN s.hi ELSE (s.lo + s.hi) / 2 END
+        FROM search s
+        LEFT JOIN LATERAL (
+            SELECT created_at AS at FROM billing_ledger_entry WHERE id >= (s.lo + s.hi) / 2 ORDER BY id LIMIT 1
+        ) probe ON true
+        WHERE s.lo < s.hi
+    )
+    SELECT lo FROM search WHERE lo >= hi
+)"""
+
+
+def ledger_first_id_at(moment: datetime) -> RawSQL:
+    """A subquery: the smallest id from which on every entry is at or after `moment` (max id + 1 if none)."""
+    return RawSQL(_LEDGER_FIRST_ID_AT, [moment, moment])
+
+
+def ledger_ids_within(*, since: datetime | None, until: datetime | None) -> Q:
+    """The id range that holds every entry with since <= created_at < until (widened by the margin)."""
+    condition = Q()
+    if since is not None:
+        condition &= Q(pk__gte=ledger_first_id_at(since - LEDGER_ID_BOUND_MARGIN))
+    if until is not None:
+        condition &= Q(pk__lt=ledger_first_id_at(until + LEDGER_ID_BOUND_MARGIN))
+    return condition
 
 
 # --- The operator dashboard (ops.dashboard panels) ------------------------------------------------
