@@ -8,6 +8,8 @@ Adding a table: one `RetentionPolicy(...)` line below (name, model label, timest
 default days). The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
 expired primary keys through it. `also_past_cutoff` names more timestamp fields that must be past the cutoff too; a
 NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
+`only_if` is a further condition a row must meet to go; `walk_by` names the indexed field the batches walk instead
+of the timestamp field, for a table whose timestamps have no index but whose ids grow with them.
 """
 
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from ops.errors import OpsError
 
@@ -28,6 +31,8 @@ class RetentionPolicy:
     days_setting: str
     default_days: int
     also_past_cutoff: tuple[str, ...] = ()
+    only_if: Q | None = None
+    walk_by: str = ""
 
     @property
     def days(self) -> int:
@@ -81,6 +86,21 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "WEBHOOK_EVENT_RETENTION_DAYS",
         30,
         also_past_cutoff=("finished_at",),
+    ),
+    # Holds resolved (captured, released, expired) more than HOLD_RETENTION_DAYS ago: the job and the
+    # ledger's charge keep every fact a hold had, and a charge is refunded from the ledger once its hold is
+    # gone. An open hold has no resolved_at, so it is never past the cutoff; a hold a payment refund names
+    # is kept (the refund may still be settled after it expired). Holds have no created_at index, but
+    # their ids grow with it: batches walk the primary key.
+    RetentionPolicy(
+        "resolved-holds",
+        "billing.Hold",
+        "created_at",
+        "HOLD_RETENTION_DAYS",
+        30,
+        also_past_cutoff=("resolved_at",),
+        only_if=Q(status__in=("captured", "released", "expired"), payment_refund__isnull=True),
+        walk_by="pk",
     ),
     # Expired operator sessions: Django only removes them when `clearsessions` is run.
     RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),

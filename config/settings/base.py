@@ -182,6 +182,8 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 LOG_RETENTION_DAYS = env.int("LOG_RETENTION_DAYS", default=30)
 # Processed YooKassa notifications (an audit trail); unprocessed ones are never deleted.
 PROVIDER_EVENT_RETENTION_DAYS = env.int("PROVIDER_EVENT_RETENTION_DAYS", default=365)
+# Resolved holds (their jobs and the ledger keep the money's facts); open ones are never deleted.
+HOLD_RETENTION_DAYS = env.int("HOLD_RETENTION_DAYS", default=30)
 DB_BUDGET_MB = env.int("DB_BUDGET_MB", default=1024)
 SLOW_REQUEST_MS = env.int("SLOW_REQUEST_MS", default=100)
 
