@@ -1,30 +1,26 @@
 """Balances (accounts) with manual adjustments, and the read-only ledger with totals and export."""
 
-from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
-from billing import selectors, services
-from billing.admin.common import AccountIdFilter, CurrencyFilter
+from billing import services
+from billing.admin.common import AccountIdFilter, CurrencyFilter, IdBoundedDateRangeFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,
     CustomView,
-    DateRangeFilter,
     ExportMixin,
     HiddenIdFilter,
     ReadOnlyBigTableAdmin,
@@ -172,49 +168,6 @@ class AccountAdmin(BigTableAdmin):
 # --- Ledger ------------------------------------------------------------------------------------
 
 
-class LedgerDateRangeFilter(DateRangeFilter):
-    """The date range filter, plus the id range that holds those dates (selectors.ledger_ids_within).
-
-    It also takes the raw created_at__gte / created_at__lt of the dashboard's links, so every date range on
-    the ledger's list, totals and export reads its stretch of the primary key, never the whole ledger.
-    """
-
-    def expected_parameters(self) -> list[str]:
-        return [*super().expected_parameters(), self.lookup_gte, self.lookup_lt]
-
-    def queryset(self, request, queryset):
-        queryset = super().queryset(request, queryset)
-        zone = timezone.get_current_timezone()
-        since = datetime.combine(self.date_from, time.min, tzinfo=zone) if self.date_from else None
-        until = (
-            datetime.combine(self.date_to, time.min, tzinfo=zone) + timedelta(days=1)
-            if self.date_to
-            else None
-        )
-        for lookup in (self.lookup_gte, self.lookup_lt):
-            moment = self._moment(self.used_parameters.get(lookup))
-            if moment is None:
-                continue
-            queryset = queryset.filter(**{lookup: moment})
-            if lookup == self.lookup_gte:
-                since = max(since, moment) if since else moment
-            else:
-                until = min(until, moment) if until else moment
-        return queryset.filter(selectors.ledger_ids_within(since=since, until=until))
-
-    @staticmethod
-    def _moment(value) -> datetime | None:
-        if isinstance(value, list):
-            value = value[-1] if value else None
-        if not value:
-            return None
-        try:
-            moment = forms.DateTimeField().clean(value)
-        except forms.ValidationError as exc:
-            raise IncorrectLookupParameters(exc) from exc
-        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-
-
 class AccountOwnerFilter(HiddenIdFilter):
     """All of one user's entries, every currency (the user card's link)."""
 
@@ -243,7 +196,7 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
         AccountOwnerFilter,
         "type",
         CurrencyFilter,
-        ("created_at", LedgerDateRangeFilter),
+        ("created_at", IdBoundedDateRangeFilter),
     )
     search_fields = ("reference",)
     search_help_text = _(
