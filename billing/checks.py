@@ -236,18 +236,26 @@ def _refund_checks() -> list[CheckResult]:
         ),
         _check(
             "8d. a charge is refunded at most once, by exactly its captured amount",
+            # Against its hold while the hold is kept; once retention deleted the resolved hold, against
+            # the ledger's one charge of the refund's reference (only the refunded charges are counted).
             """
-            SELECT c.id, e.hold_id, h.status, h.captured_amount, c.amount, COALESCE(e.entries, 0), e.total
+            SELECT c.id, e.hold_id, h.status, COALESCE(h.captured_amount, ch.total), c.amount,
+                   COALESCE(e.entries, 0), e.total
             FROM billing_charge_refund c
-            JOIN billing_hold h ON h.id = c.hold_id
+            LEFT JOIN billing_hold h ON h.id = c.hold_id
+            LEFT JOIN (SELECT reference, COUNT(*) AS charges, -SUM(amount) AS total FROM billing_ledger_entry
+                       WHERE type = 2 AND reference IN (SELECT reference FROM billing_charge_refund)
+                       GROUP BY reference) ch ON h.id IS NULL AND ch.reference = c.reference
             FULL JOIN (SELECT substr(reference, 15)::bigint AS hold_id, COUNT(*) AS entries, SUM(amount) AS total
                        FROM billing_ledger_entry
                        WHERE type = 3 AND reference ~ '^charge-refund:[0-9]+$'
                        GROUP BY 1) e ON e.hold_id = c.hold_id
-            WHERE c.id IS NULL OR h.status <> 'captured' OR c.amount <> h.captured_amount
+            WHERE c.id IS NULL
+               OR (h.id IS NOT NULL AND (h.status <> 'captured' OR c.amount <> h.captured_amount))
+               OR (h.id IS NULL AND (ch.charges IS DISTINCT FROM 1 OR c.amount <> ch.total))
                OR COALESCE(e.entries, 0) <> 1 OR e.total <> c.amount
             LIMIT 100
             """,
-            describe="charge refunds that disagree with their hold or the ledger",
+            describe="charge refunds that disagree with their hold, their charge or the ledger",
         ),
     ]

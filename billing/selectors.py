@@ -21,6 +21,7 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -311,6 +312,63 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
     ):
         facts[user_id]["plan"] = plan_code
     return facts
+
+
+# --- Append-only tables by date (the ledger, payments) ----------------------------------------------
+
+# created_at of the ledger and of payments has a BRIN index: exact and tiny, but the planner cannot see
+# that a date range is a contiguous stretch of ids, so a list "newest first, 50 rows" of an old date range
+# walks the primary key back from today (millions of ledger rows at capacity). These bounds turn the date
+# range into an id range the primary key answers directly. The first id at or after a moment is found by
+# binary search over the primary key: about 25 index probes whatever the table's size. Sound because ids
+# and created_at grow together: created_at is the insert time (auto_now_add, or now() in the capture SQL)
+# and the id is drawn at the same insert, so they disagree by a transaction's length or a clock's drift at
+# most, far inside the margin; the date condition itself stays, so the bounds only ever narrow the scan.
+ID_BOUND_MARGIN = timedelta(days=1)
+_FIRST_ID_AT = """(
+    WITH RECURSIVE search(lo, hi) AS (
+        SELECT min(id), max(id) + 1 FROM {table}
+        UNION ALL
+        SELECT CASE WHEN probe.at < %s THEN (s.lo + s.hi) / 2 + 1 ELSE s.lo END,
+               CASE WHEN probe.at < %s THEN s.hi ELSE (s.lo + s.hi) / 2 END
+        FROM search s
+        LEFT JOIN LATERAL (
+            SELECT created_at AS at FROM {table} WHERE id >= (s.lo + s.hi) / 2 ORDER BY id LIMIT 1
+        ) probe ON true
+        WHERE s.lo < s.hi
+    )
+    SELECT lo FROM search WHERE lo >= hi
+)"""
+ID_BOUNDED_MODELS = (LedgerEntry, Payment)
+
+
+def first_id_at(model: type[LedgerEntry | Payment], moment: datetime) -> RawSQL:
+    """A subquery: the smallest id from which on every row is at or after `moment` (max id + 1 if none)."""
+    if model not in ID_BOUNDED_MODELS:
+        raise ValueError(f"{model.__name__} ids do not follow created_at")
+    table = connection.ops.quote_name(model._meta.db_table)
+    return RawSQL(_FIRST_ID_AT.format(table=table), [moment, moment])
+
+
+def ids_within(model: type[LedgerEntry | Payment], *, since: datetime | None, until: datetime | None) -> Q:
+    """The id range that holds every row with since <= created_at < until (widened by the margin).
+
+    Looked up once, as numbers: the list, its count, its totals and an export then filter by literal ids,
+    which the planner estimates from the primary key's statistics (a subquery's value it cannot).
+    """
+    moments = {"pk__gte": since and since - ID_BOUND_MARGIN, "pk__lt": until and until + ID_BOUND_MARGIN}
+    moments = {lookup: moment for lookup, moment in moments.items() if moment is not None}
+    if not moments:
+        return Q()
+    bounds = [first_id_at(model, moment) for moment in moments.values()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join(bound.sql for bound in bounds),
+            [param for b in bounds for param in b.params],
+        )
+        ids = cursor.fetchone()
+    # An empty table has no bound (and no rows to bound).
+    return Q(**{lookup: pk for lookup, pk in zip(moments, ids, strict=True) if pk is not None})
 
 
 # --- The operator dashboard (ops.dashboard panels) ------------------------------------------------

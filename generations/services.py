@@ -581,7 +581,9 @@ def generation_refund(
     409 when it was never charged (not succeeded, or free). A repeat returns the first refund.
     """
     generation = (
-        Generation.objects.only("pk", "status", "is_free", "hold_id").filter(pk=generation_id).first()
+        Generation.objects.only("pk", "status", "is_free", "hold_id", "completed_at")
+        .filter(pk=generation_id)
+        .first()
     )
     if generation is None:
         raise GenerationsError(
@@ -594,8 +596,13 @@ def generation_refund(
             code="conflict",
             details={"generation": "never charged"},
         )
+    # The success captured the hold in the transaction that set completed_at: once billing has deleted
+    # the resolved hold (HOLD_RETENTION_DAYS), that is where the ledger's charge is found.
+    charge = billing_services.ChargeRef(
+        reference=generation.hold_reference, charged_at=generation.completed_at
+    )
     return billing_services.charge_refund(
-        hold_id=generation.hold_id, reason=reason, api_key=api_key, operator=operator
+        hold_id=generation.hold_id, charge=charge, reason=reason, api_key=api_key, operator=operator
     )
 
 

@@ -10,6 +10,8 @@ expired primary keys through it. `also_past_cutoff` names more timestamp fields 
 NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
 A policy with `clear_fields` keeps its rows and empties those text fields of the expired ones instead; 0 days turns
 it off (kept forever).
+`only_if` is a further condition a row must meet to go; `walk_by` names the indexed field the batches walk instead
+of the timestamp field, for a table whose timestamps have no index but whose ids grow with them.
 """
 
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from ops.errors import OpsError
 
@@ -31,6 +34,8 @@ class RetentionPolicy:
     default_days: int  # what base.py declares for days_setting; the setting is what a run reads
     also_past_cutoff: tuple[str, ...] = ()
     clear_fields: tuple[str, ...] = ()
+    only_if: Q | None = None
+    walk_by: str = ""
 
     @property
     def days(self) -> int:
@@ -98,6 +103,21 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "WEBHOOK_EVENT_RETENTION_DAYS",
         30,
         also_past_cutoff=("finished_at",),
+    ),
+    # Holds resolved (captured, released, expired) more than HOLD_RETENTION_DAYS ago: the job and the
+    # ledger's charge keep every fact a hold had, and a charge is refunded from the ledger once its hold is
+    # gone. An open hold has no resolved_at, so it is never past the cutoff; a hold a payment refund names
+    # is kept (the refund may still be settled after it expired). Holds have no created_at index, but
+    # their ids grow with it: batches walk the primary key.
+    RetentionPolicy(
+        "resolved-holds",
+        "billing.Hold",
+        "created_at",
+        "HOLD_RETENTION_DAYS",
+        30,
+        also_past_cutoff=("resolved_at",),
+        only_if=Q(status__in=("captured", "released", "expired"), payment_refund__isnull=True),
+        walk_by="pk",
     ),
     # Expired operator sessions: Django only removes them when `clearsessions` is run.
     RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),

@@ -221,7 +221,10 @@ def retention_policy_apply(
         run.table = model._meta.db_table
         run.save(force_insert=True)
         manager = model._base_manager
-        expired = manager.filter(**policy.expired_filter(cutoff)).order_by(policy.timestamp_field)
+        expired = manager.filter(**policy.expired_filter(cutoff))
+        if policy.only_if is not None:
+            expired = expired.filter(policy.only_if)
+        expired = expired.order_by(policy.walk_by or policy.timestamp_field)
         clearing = (
             _expired_fields_clear(policy=policy, expired=expired, batch_size=batch_size)
             if policy.clear_fields

@@ -15,13 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
 from billing import services
-from billing.admin.common import AccountIdFilter, CurrencyFilter
+from billing.admin.common import AccountIdFilter, CurrencyFilter, IdBoundedDateRangeFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     BigTableAdmin,
     CustomView,
-    DateRangeFilter,
     ExportMixin,
     HiddenIdFilter,
     ReadOnlyBigTableAdmin,
@@ -197,7 +196,7 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
         AccountOwnerFilter,
         "type",
         CurrencyFilter,
-        ("created_at", DateRangeFilter),
+        ("created_at", IdBoundedDateRangeFilter),
     )
     search_fields = ("reference",)
     search_help_text = _(

@@ -14,13 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
 from billing import services
-from billing.admin.common import CurrencyFilter
+from billing.admin.common import CurrencyFilter, IdBoundedDateRangeFilter
 from billing.admin.refunds import RefundPermissionMixin
 from billing.models import Hold, Payment, ProviderEvent, ReferralReward
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     CustomView,
-    DateRangeFilter,
     ExportMixin,
     ReadOnlyBigTableAdmin,
     TotalsMixin,
@@ -82,7 +81,13 @@ class PaymentAdmin(RefundPermissionMixin, TotalsMixin, ExportMixin, ReadOnlyBigT
         "resolved_at",
     )
     list_select_related = ("user",)
-    list_filter = (UserIdFilter, "provider", "status", CurrencyFilter, ("created_at", DateRangeFilter))
+    list_filter = (
+        UserIdFilter,
+        "provider",
+        "status",
+        CurrencyFilter,
+        ("created_at", IdBoundedDateRangeFilter),
+    )
     actions = ("refund_remaining",)
     custom_views = (
         CustomView("<int:payment_id>/refund/", "refund_view", "refund", ("billing.issue_refund",)),

@@ -93,26 +93,23 @@ class ChargeRefundAdmin(UserOrExactSearchMixin, ReadOnlyBigTableAdmin):
     list_display = (
         "id",
         "created_at",
-        "hold_reference",
+        "reference",
         "user_link",
         "amount",
         "currency",
         "reason",
         "operator",
     )
-    list_select_related = ("hold", "user", "operator")
+    # Not the hold: a resolved hold is deleted after HOLD_RETENTION_DAYS, the refund keeps its reference.
+    list_select_related = ("user", "operator")
     list_filter = (CurrencyFilter, "created_at")
-    search_fields = ("hold__reference",)
+    search_fields = ("reference",)
     search_help_text = _("A charge reference (generation:42) or a Telegram id / device:<id> / ext:<id>.")
 
     user_field = "user_id"
 
     def search_other(self, queryset: QuerySet, term: str) -> QuerySet:
-        return queryset.filter(hold__reference=term)
-
-    @admin.display(description=_("charge"))
-    def hold_reference(self, obj: ChargeRefund) -> str:
-        return obj.hold.reference
+        return queryset.filter(reference=term)
 
     @admin.display(description=_("user"))
     def user_link(self, obj: ChargeRefund) -> str:

@@ -33,6 +33,7 @@ from billing.services.payments import (
 )
 from billing.services.promo import promo_code_redeem, promo_codes_create_batch, promo_codes_deactivate
 from billing.services.refunds import (
+    ChargeRef,
     charge_refund,
     refund_by_operator,
     refund_by_provider_key,
@@ -47,6 +48,7 @@ from billing.services.refunds import (
 from billing.services.subscriptions import subscription_purchase, subscription_renew, subscriptions_renew
 
 __all__ = [
+    "ChargeRef",
     "HoldResolution",
     "balance_adjust",
     "balances_user_merge",

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 Outcome = ProviderEvent.Outcome
+# Set by the UPDATE that resolves a payment: the payer is sent to the confirmation URL only while the
+# payment is pending (bot-api.md, Payments), and clearing it in the same statement keeps every settled
+# row about 100 bytes smaller at no extra write. Stored idempotent responses replay their own bytes.
+RESOLVED_CLEARS = {"confirmation_url": ""}
 
 
 def provider_idempotence_key(*, client_id: int, idempotency_key: str) -> str:
@@ -149,6 +153,7 @@ def payment_provider_refused(*, payment: Payment, error_message: str) -> None:
         status=Payment.Status.CANCELED,
         resolved_at=timezone.now(),
         details={**(payment.details or {}), "refused": error_message[:255]},
+        **RESOLVED_CLEARS,
     )
 
 
@@ -325,7 +330,7 @@ def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -
             f"{payment.amount:.2f} {payment.currency}"
         )
     settled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
-        status=Payment.Status.SUCCEEDED, resolved_at=now
+        status=Payment.Status.SUCCEEDED, resolved_at=now, **RESOLVED_CLEARS
     )
     if not settled:
         current = Payment.objects.values_list("status", flat=True).get(pk=payment.pk)
@@ -341,7 +346,7 @@ def _succeeded_apply(*, payment: Payment, amount: Decimal, currency: str, now) -
 
 def _canceled_apply(*, payment: Payment, now) -> tuple[str, str]:
     canceled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
-        status=Payment.Status.CANCELED, resolved_at=now
+        status=Payment.Status.CANCELED, resolved_at=now, **RESOLVED_CLEARS
     )
     if canceled:
         payment.status = Payment.Status.CANCELED

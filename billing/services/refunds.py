@@ -13,23 +13,25 @@ billing.idempotency.idempotent_provider_call): `refund_open` commits the intent 
 `yookassa_refund_notification_apply`. Telegram Stars refunds are reported by the bot after it called
 `refundStarPayment` (`refund_status_set`).
 
-Charge refunds give a captured hold's charge back (a bad generation), at most once per hold.
+Charge refunds give a captured hold's charge back (a bad generation), at most once per hold; once the
+resolved hold was deleted by retention, from the ledger's charge of the hold's reference.
 """
 
 import logging
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ApiKey, BotEventType, EndUser, Operator
 from accounts.services import bot_event_record, end_user_current_id
 from billing.errors import BillingError
-from billing.models import Account, ChargeRefund, EntryType, Hold, Payment, ProviderEvent, Refund
+from billing.models import Account, ChargeRefund, EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from billing.presenters import refund_out
 from billing.providers.yookassa import ProviderRefund, yookassa_client
 from billing.services.ledger import (
@@ -293,9 +295,62 @@ def yookassa_refund_notification_apply(
 # --- Charge refunds ----------------------------------------------------------------------------
 
 
+# A charge's time as the caller knows it (a job's completion, the app server's clock) and the ledger's
+# (the database's clock) differ by the request's own latency plus any clock drift between the two hosts:
+# the ledger is searched this far either side, a few BRIN block ranges of ledger_entry_created_brin.
+CHARGE_LOOKUP_MARGIN = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class ChargeRef:
+    """What the caller knows of a charge whose hold may be gone: its reference and about when it was made."""
+
+    reference: str
+    charged_at: datetime
+
+
+@dataclass(frozen=True)
+class _Charge:
+    account_id: int
+    owner_id: int
+    currency: str
+    amount: Decimal
+    reference: str
+
+
+def _charge_of_hold(hold_id: int) -> tuple[bool, _Charge | None]:
+    """(hold kept, its charge): the hold is locked, so a concurrent refund of it waits for this one."""
+    hold = Hold.objects.select_for_update(of=("self",)).select_related("account").filter(pk=hold_id).first()
+    if hold is None:
+        return False, None
+    if hold.status != Hold.Status.CAPTURED or not hold.captured_amount:
+        return True, None
+    charge = _Charge(
+        hold.account_id, hold.account.owner_id, hold.account.currency, hold.captured_amount, hold.reference
+    )
+    return True, charge
+
+
+def _charge_in_ledger(charge: ChargeRef) -> _Charge | None:
+    """The ledger's charge of a deleted hold: one by its reference, in a window the BRIN index narrows."""
+    entries = list(
+        LedgerEntry.objects.filter(
+            type=EntryType.CHARGE,
+            reference=charge.reference,
+            created_at__gte=charge.charged_at - CHARGE_LOOKUP_MARGIN,
+            created_at__lte=charge.charged_at + CHARGE_LOOKUP_MARGIN,
+        ).values_list("account_id", "account__owner_id", "currency", "amount", "reference")[:2]
+    )
+    if len(entries) != 1:  # none, or a second charge of one hold, which ledger_check reports (5a)
+        return None
+    account_id, owner_id, currency, amount, reference = entries[0]
+    return _Charge(account_id, owner_id, currency, -amount, reference)
+
+
 def charge_refund(
     *,
     hold_id: int | None,
+    charge: ChargeRef | None = None,
     reason: str = "",
     api_key: ApiKey | None = None,
     operator: Operator | None = None,
@@ -303,38 +358,50 @@ def charge_refund(
     """Gives a captured charge back as a `refund` credit, at most once; returns (refund, created now).
 
     409 when the hold was never charged. A repeat returns the first refund. The credit goes to the
-    user the payer is now (following merged_into).
+    user the payer is now (following merged_into). A resolved hold is deleted after HOLD_RETENTION_DAYS;
+    its charge is then found in the ledger through `charge` (without it, such a charge is 409 as never
+    charged). At most once either way: the refund's hold id is unique, and so is its ledger reference
+    `charge-refund:<hold id>`.
     """
+    if hold_id is None:
+        raise _refund_not_allowed("It was never charged, so there is nothing to refund.", charge="none")
     with transaction.atomic():
-        hold = (
-            Hold.objects.select_for_update(of=("self",)).select_related("account").filter(pk=hold_id).first()
-            if hold_id is not None
-            else None
-        )
-        if hold is None or hold.status != Hold.Status.CAPTURED or not hold.captured_amount:
-            raise _refund_not_allowed("It was never charged, so there is nothing to refund.", charge="none")
-        existing = ChargeRefund.objects.filter(hold_id=hold.pk).first()
+        kept, found = _charge_of_hold(hold_id)
+        existing = ChargeRefund.objects.filter(hold_id=hold_id).first()
         if existing is not None:
             return existing, False
-        user_id = end_user_current_id(user_id=hold.account.owner_id)
-        currency = hold.account.currency
-        refund = ChargeRefund.objects.create(
-            hold=hold,
-            user_id=user_id,
-            amount=hold.captured_amount,
-            currency=currency,
-            reason=reason.strip()[:REASON_MAX_LENGTH],
-            api_key=api_key,
-            operator=operator,
-        )
+        if not kept and charge is not None:
+            found = _charge_in_ledger(charge)
+        if found is None:
+            raise _refund_not_allowed("It was never charged, so there is nothing to refund.", charge="none")
+        user_id = end_user_current_id(user_id=found.owner_id)
+        try:
+            # A savepoint: two refunds of a deleted hold have no row to lock, and the second one's INSERT
+            # waits on the unique hold id until the first commits, then finds its refund.
+            with transaction.atomic():
+                refund = ChargeRefund.objects.create(
+                    hold_id=hold_id,
+                    reference=found.reference,
+                    user_id=user_id,
+                    amount=found.amount,
+                    currency=found.currency,
+                    reason=reason.strip()[:REASON_MAX_LENGTH],
+                    api_key=api_key,
+                    operator=operator,
+                )
+        except IntegrityError:
+            existing = ChargeRefund.objects.filter(hold_id=hold_id).first()
+            if existing is None:
+                raise
+            return existing, False
         entry_post(
-            account_id=user_account_id(user_id=user_id, currency=currency),
+            account_id=user_account_id(user_id=user_id, currency=found.currency),
             counter_kind=Account.Kind.REVENUE,
-            currency=currency,
-            amount=hold.captured_amount,
+            currency=found.currency,
+            amount=found.amount,
             entry_type=EntryType.REFUND,
             reference=refund.ledger_reference,
-            description=f"Refund of {hold.reference}" + (f": {refund.reason}" if refund.reason else ""),
+            description=f"Refund of {found.reference}" + (f": {refund.reason}" if refund.reason else ""),
             operator=operator,
         )
     return refund, True

@@ -11,6 +11,7 @@ from accounts.models import EndUser
 from billing import services
 from billing.models import (
     Account,
+    ChargeRefund,
     EntryType,
     Hold,
     LedgerEntry,
@@ -92,12 +93,14 @@ def make_refunds(rows: int) -> None:
 
 def make_charge_refunds(rows: int) -> None:
     user = user_funded("1000.00")
-    for _ in range(rows):
+    for row in range(rows):
         hold = services.hold_create(
             user=user, amount=Decimal("1.00"), currency="RUB", reference=f"adm:{next(_ids)}"
         )
         services.hold_capture(hold_id=hold.pk)
         services.charge_refund(hold_id=hold.pk, reason="bad")
+        if row % 2:  # every other one after retention deleted its resolved hold
+            Hold.objects.filter(pk=hold.pk).delete()
 
 
 def make_plans(rows: int) -> None:
@@ -392,3 +395,18 @@ def test_date_range_filter_is_inclusive_in_the_display_time_zone(admin_client):
     older = admin_client.get(f"/admin/billing/payment/?created_at__to={today - timedelta(days=10)}")
     assert {row.pk for row in older.context["cl"].result_list} == {payments[0].pk}
     assert admin_client.get("/admin/billing/payment/?created_at__from=not-a-date").status_code == 302
+
+
+def test_a_charge_refund_whose_hold_was_deleted_is_listed_searched_and_shown(admin_client):
+    # given a refunded charge whose resolved hold retention deleted
+    make_charge_refunds(1)
+    refund = ChargeRefund.objects.get()
+    Hold.objects.filter(pk=refund.hold_id).delete()
+
+    listed = admin_client.get("/admin/billing/chargerefund/")
+    found = admin_client.get("/admin/billing/chargerefund/", {"q": refund.reference})
+    shown = admin_client.get(f"/admin/billing/chargerefund/{refund.pk}/change/")
+
+    assert list(listed.context["cl"].result_list) == [refund]
+    assert list(found.context["cl"].result_list) == [refund]
+    assert shown.status_code == 200 and refund.reference in shown.content.decode()

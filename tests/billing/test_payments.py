@@ -336,3 +336,39 @@ def test_payment_of_an_anonymous_user_merged_before_paying_credits_the_merged_us
 
     assert balance_of(registered) == Decimal("10.00") + Decimal("5.00") + Decimal("100.00")
     assert balance_of(anonymous) == Decimal("0.00")
+
+
+def test_the_confirmation_url_is_cleared_when_the_payment_resolves_and_replays_keep_theirs(api):
+    # given two pending payments, each created with its confirmation URL
+    user = user_create()
+    paid = payment_open(api, user, key="to-pay")
+    abandoned = payment_open(api, user, key="to-cancel")
+    assert paid.json()["confirmation_url"] and abandoned.json()["confirmation_url"]
+
+    # when one succeeds and the other is canceled
+    for response, event in ((paid, "payment.succeeded"), (abandoned, "payment.canceled")):
+        assert (
+            webhook_post(notification(Payment.objects.get(pk=response.json()["id"]), event=event)).status_code
+            == 200
+        )
+
+    # then neither keeps the URL (it only matters while pending) and the API shows none
+    assert list(Payment.objects.order_by("pk").values_list("status", "confirmation_url")) == [
+        ("succeeded", ""),
+        ("canceled", ""),
+    ]
+    assert api.get(f"/api/v1/payments/{paid.json()['id']}").json()["confirmation_url"] is None
+    # and a replay of the creating request answers its stored bytes, URL included
+    assert payment_open(api, user, key="to-pay").content == paid.content
+
+
+def test_a_payment_the_provider_refused_is_canceled_without_its_url(api):
+    from billing import services
+
+    user = user_create()
+    payment = Payment.objects.get(pk=payment_open(api, user).json()["id"])
+
+    services.payment_provider_refused(payment=payment, error_message="card declined")
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.confirmation_url) == ("canceled", "")

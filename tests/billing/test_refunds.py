@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.models import EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
+from billing.models import ChargeRefund, EntryType, Hold, LedgerEntry, Payment, ProviderEvent, Refund
 from billing.services import balance_adjust, holds_expire
 from tests.billing.money_helpers import notification, paid_stars, refund_notification, webhook_post
 from tests.support.ledger import account_of, balance_of
@@ -424,3 +424,96 @@ def test_generation_refund_of_a_job_never_charged_is_409(api, catalog, settings)
         assert response.json()["error"]["code"] == "conflict"
     assert api.post("/api/v1/generations/999999/refund", {}).status_code == 404
     assert LedgerEntry.objects.filter(type=EntryType.REFUND).count() == 0
+
+
+def hold_deleted(generation_id: int) -> Hold:
+    """The job's hold as retention deletes it once resolved for HOLD_RETENTION_DAYS."""
+    hold = Hold.objects.get(reference=f"generation:{generation_id}")
+    Hold.objects.filter(pk=hold.pk).delete()
+    return hold
+
+
+def test_generation_refund_after_its_hold_was_deleted_credits_the_charge_from_the_ledger(
+    api, catalog, settings
+):
+    # given a charged job whose resolved hold retention has deleted
+    settings.RATE_LIMITS_ENABLED = False
+    user = user_create()
+    generation_id = generation(api, user, "refund-img")
+    hold = hold_deleted(generation_id)
+
+    # when the bot refunds it, twice
+    first = api.post(f"/api/v1/generations/{generation_id}/refund", {"reason": "old but bad"})
+    again = api.post(f"/api/v1/generations/{generation_id}/refund", {"reason": "again"})
+
+    # then the ledger's charge is credited back once, exactly as with the hold kept
+    assert first.status_code == 201, first.content
+    assert first.json() == {
+        **first.json(),
+        "generation": generation_id,
+        "amount": "7.50",
+        "reason": "old but bad",
+    }
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert balance_of(user) == Decimal("10.00")
+    refund = ChargeRefund.objects.get()
+    assert (refund.hold_id, refund.reference, refund.user_id) == (
+        hold.pk,
+        f"generation:{generation_id}",
+        user.pk,
+    )
+    credit = LedgerEntry.objects.get(type=EntryType.REFUND)
+    assert (credit.amount, credit.reference) == (Decimal("7.50"), f"charge-refund:{hold.pk}")
+
+
+def test_a_charge_refunded_before_its_hold_was_deleted_answers_the_same_refund_after(api, catalog, settings):
+    settings.RATE_LIMITS_ENABLED = False
+    user = user_create()
+    generation_id = generation(api, user, "refund-img")
+    first = api.post(f"/api/v1/generations/{generation_id}/refund", {"reason": "blurry"})
+    hold_deleted(generation_id)
+
+    again = api.post(f"/api/v1/generations/{generation_id}/refund", {})
+
+    assert (first.status_code, again.status_code, again.json()) == (201, 200, first.json())
+    assert LedgerEntry.objects.filter(type=EntryType.REFUND).count() == 1
+    assert balance_of(user) == Decimal("10.00")
+
+
+def test_a_job_never_charged_is_still_409_once_its_hold_was_deleted(api, catalog, settings):
+    settings.RATE_LIMITS_ENABLED = False
+    user = user_create()
+    failed = generation(api, user, "refund-img", final="failed")
+    hold_deleted(failed)
+
+    response = api.post(f"/api/v1/generations/{failed}/refund", {})
+
+    assert response.status_code == 409
+    assert LedgerEntry.objects.filter(type=EntryType.REFUND).count() == 0
+
+
+def test_a_deleted_holds_charge_is_looked_up_by_its_reference_around_its_time(api, catalog, settings):
+    from billing.errors import BillingError
+    from billing.services import ChargeRef, charge_refund
+    from generations.models import Generation
+
+    # given a charged job whose hold is gone
+    settings.RATE_LIMITS_ENABLED = False
+    user = user_create()
+    job = Generation.objects.get(pk=generation(api, user, "refund-img"))
+    hold = hold_deleted(job.pk)
+
+    # when the caller names another reference, or a time far from the charge, nothing is found
+    for wrong in (
+        ChargeRef("generation:0", job.completed_at),
+        ChargeRef(job.hold_reference, job.completed_at + timedelta(days=2)),
+    ):
+        with pytest.raises(BillingError, match="never charged"):
+            charge_refund(hold_id=hold.pk, charge=wrong)
+    # nor without any (the hold alone is gone)
+    with pytest.raises(BillingError, match="never charged"):
+        charge_refund(hold_id=hold.pk)
+
+    # and with the job's own reference and completion time the charge is refunded
+    refund, created = charge_refund(hold_id=hold.pk, charge=ChargeRef(job.hold_reference, job.completed_at))
+    assert (created, refund.amount) == (True, Decimal("7.50"))

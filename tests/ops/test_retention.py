@@ -1,5 +1,6 @@
 """Retention: exactly the expired rows go, in batches, and every run is recorded."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -209,3 +210,98 @@ def test_a_soft_time_limit_is_recorded_and_stops_the_task(monkeypatch):
     run = RetentionRun.objects.get(policy="debug-logs")
     assert run.error == "stopped by the task's soft time limit"
     assert run.finished_at is not None
+
+
+def make_hold(*, status: str, created_days_ago: float, resolved_days_ago: float | None, reference: str = ""):
+    """A hold in any state and age, written as a row (the money itself is not what this policy is about)."""
+    from tests.support.ledger import account_of
+    from tests.support.users import user_create
+
+    hold_model = apps.get_model("billing.Hold")
+    hold = hold_model.objects.create(
+        account=account_of(user_create()),
+        amount=1,
+        captured_amount=1 if status == "captured" else None,
+        status=status,
+        reference=reference or f"job:{uuid.uuid4().hex}",
+        expires_at=NOW + timedelta(days=1),
+        resolved_at=None if status == "open" else NOW,
+    )
+    hold_model.objects.filter(pk=hold.pk).update(
+        created_at=NOW - timedelta(days=created_days_ago),
+        resolved_at=None if resolved_days_ago is None else NOW - timedelta(days=resolved_days_ago),
+    )
+    return hold
+
+
+def test_only_holds_resolved_before_the_cutoff_go_never_an_open_one_nor_a_payment_refunds(settings):
+    # Given holds of every state and age
+    settings.HOLD_RETENTION_DAYS = 30
+    for status, created, resolved in (("captured", 40, 40), ("released", 35, 34), ("expired", 31, 30.001)):
+        make_hold(status=status, created_days_ago=created, resolved_days_ago=resolved)
+    kept = [
+        make_hold(status="open", created_days_ago=400, resolved_days_ago=None),
+        # open with a stray resolved_at (no constraint forbids it): its status keeps it
+        make_hold(status="open", created_days_ago=400, resolved_days_ago=300),
+        # created long ago, resolved only recently: kept for the full period after resolving
+        make_hold(status="captured", created_days_ago=40, resolved_days_ago=29),
+        make_hold(status="captured", created_days_ago=30, resolved_days_ago=30),  # at the cutoff: not older
+        make_hold(status="released", created_days_ago=1, resolved_days_ago=1),
+    ]
+    # a payment refund's hold is kept whatever its age (the refund may still need it)
+    refund_hold = make_hold(status="expired", created_days_ago=90, resolved_days_ago=83, reference="refund:1")
+    refund_model = apps.get_model("billing.Refund")
+    payment = apps.get_model("billing.Payment").objects.create(
+        user=refund_hold.account.owner, provider="yookassa", status="succeeded", amount=1, currency="RUB",
+        resolved_at=NOW, refunded_amount=1,
+    )  # fmt: skip
+    refund_model.objects.create(
+        payment=payment, provider="yookassa", amount=1, currency="RUB", hold=refund_hold,
+        status="pending",
+    )  # fmt: skip
+    kept.append(refund_hold)
+
+    # When the policy runs in small batches
+    (run,) = services.retention_cleanup_run(
+        policies=(retention_policy_get(name="resolved-holds"),), now=NOW, batch_size=2
+    )
+
+    # Then exactly the holds resolved before the cutoff are gone
+    hold_model = apps.get_model("billing.Hold")
+    assert set(hold_model.objects.values_list("pk", flat=True)) == {hold.pk for hold in kept}
+    assert (run.rows_deleted, run.batches, run.complete, run.error) == (3, 2, True, "")
+    assert run.table == "billing_hold"
+    assert run.cutoff == NOW - timedelta(days=30)
+
+
+def test_hold_batches_walk_the_primary_key_in_one_delete_each(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HOLD_RETENTION_DAYS = 30
+    for _ in range(3):
+        make_hold(status="captured", created_days_ago=40, resolved_days_ago=40)
+
+    with CaptureQueriesContext(connection) as captured:
+        (run,) = services.retention_cleanup_run(
+            policies=(retention_policy_get(name="resolved-holds"),), now=NOW, batch_size=2
+        )
+
+    deletes = [query["sql"] for query in captured if query["sql"].startswith("DELETE")]
+    assert run.rows_deleted == 3 and len(deletes) == run.batches == 2
+    # no created_at index on holds: each batch takes the oldest expired ids in primary key order,
+    # which the primary key index gives without a sort (a scan of the whole table per batch otherwise)
+    batch = deletes[0][deletes[0].index("(SELECT") + 1 : -1]
+    assert batch.startswith('SELECT U0."id" AS "pk"') and batch.endswith("ORDER BY 1 ASC LIMIT 2")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {batch}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan using billing_hold_pkey" in plan and "Sort" not in plan, plan
+
+
+def test_holds_are_kept_30_days_unless_configured(settings):
+    policy = retention_policy_get(name="resolved-holds")
+    assert policy.days == 30
+    settings.HOLD_RETENTION_DAYS = 90
+    assert policy.days == 90
