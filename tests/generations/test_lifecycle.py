@@ -431,7 +431,7 @@ def test_merge_repoints_jobs_projects_and_logs(api):
     from generations.models import ProviderLog
 
     assert ProviderLog.objects.get().user_id == registered.pk
-    # The job's hold stays on the source account; finishing it still charges exactly once.
+    # The merge moved the job's open hold to the target's account; finishing it still charges exactly once.
     services.generation_status_set(generation_id=job.pk, status="succeeded", result_url="https://x.io/a")
     assert len(charges_for(job)) == 1
     assert_ledger_clean()
