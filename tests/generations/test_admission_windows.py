@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from billing.models import Plan
 from generations import services
 from generations.models import Generation
 from tests.generations.helpers import create_body, model_create
@@ -16,18 +15,6 @@ from tests.support.users import user_create, user_funded
 pytestmark = pytest.mark.django_db
 
 CREATE = "/api/v1/generations"
-
-
-@pytest.fixture
-def limits(settings):
-    settings.RATE_LIMITS_ENABLED = True
-
-    def set_free_limits(**values):
-        Plan.objects.filter(code="free").update(
-            limits={"per_minute": None, "concurrent": None, "per_day": None, **values}
-        )
-
-    return set_free_limits
 
 
 def jobs_for(user, model, ages: list[timedelta]) -> None:

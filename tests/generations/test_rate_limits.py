@@ -16,18 +16,6 @@ pytestmark = pytest.mark.django_db
 CREATE = "/api/v1/generations"
 
 
-@pytest.fixture
-def limits(settings):
-    settings.RATE_LIMITS_ENABLED = True
-
-    def set_free_limits(**values):
-        Plan.objects.filter(code="free").update(
-            limits={"per_minute": None, "concurrent": None, "per_day": None, **values}
-        )
-
-    return set_free_limits
-
-
 def test_per_minute_limit_answers_429_with_retry_after(api, limits):
     limits(per_minute=2)
     user, model = user_funded("50.00"), model_create(price="1.00")
