@@ -327,27 +327,34 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
 ID_BOUND_MARGIN = timedelta(days=1)
 _FIRST_ID_AT = """(
     WITH RECURSIVE search(lo, hi) AS (
-        SELECT min(id), max(id) + 1 FROM {table}
+        SELECT min(id), max(id) + 1 FROM TABLE
         UNION ALL
         SELECT CASE WHEN probe.at < %s THEN (s.lo + s.hi) / 2 + 1 ELSE s.lo END,
                CASE WHEN probe.at < %s THEN s.hi ELSE (s.lo + s.hi) / 2 END
         FROM search s
         LEFT JOIN LATERAL (
-            SELECT created_at AS at FROM {table} WHERE id >= (s.lo + s.hi) / 2 ORDER BY id LIMIT 1
+            SELECT created_at AS at FROM TABLE WHERE id >= (s.lo + s.hi) / 2 ORDER BY id LIMIT 1
         ) probe ON true
         WHERE s.lo < s.hi
     )
     SELECT lo FROM search WHERE lo >= hi
 )"""
 ID_BOUNDED_MODELS = (LedgerEntry, Payment)
+# The statements, per table, written once at import from the two tables' own names (never from input),
+# so no SQL is built where it runs; BOUNDS_SQL reads one or two bounds in one round trip.
+FIRST_ID_AT_SQL = {model: _FIRST_ID_AT.replace("TABLE", model._meta.db_table) for model in ID_BOUNDED_MODELS}
+BOUNDS_SQL = {
+    (model, count): "SELECT " + ", ".join([FIRST_ID_AT_SQL[model]] * count)
+    for model in ID_BOUNDED_MODELS
+    for count in (1, 2)
+}
 
 
 def first_id_at(model: type[LedgerEntry | Payment], moment: datetime) -> RawSQL:
     """A subquery: the smallest id from which on every row is at or after `moment` (max id + 1 if none)."""
     if model not in ID_BOUNDED_MODELS:
         raise ValueError(f"{model.__name__} ids do not follow created_at")
-    table = connection.ops.quote_name(model._meta.db_table)
-    return RawSQL(_FIRST_ID_AT.format(table=table), [moment, moment])
+    return RawSQL(FIRST_ID_AT_SQL[model], [moment, moment])
 
 
 def ids_within(model: type[LedgerEntry | Payment], *, since: datetime | None, until: datetime | None) -> Q:
@@ -360,11 +367,12 @@ def ids_within(model: type[LedgerEntry | Payment], *, since: datetime | None, un
     moments = {lookup: moment for lookup, moment in moments.items() if moment is not None}
     if not moments:
         return Q()
-    bounds = [first_id_at(model, moment) for moment in moments.values()]
+    if model not in ID_BOUNDED_MODELS:
+        raise ValueError(f"{model.__name__} ids do not follow created_at")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT " + ", ".join(bound.sql for bound in bounds),
-            [param for b in bounds for param in b.params],
+            BOUNDS_SQL[model, len(moments)],
+            [param for moment in moments.values() for param in (moment, moment)],
         )
         ids = cursor.fetchone()
     # An empty table has no bound (and no rows to bound).

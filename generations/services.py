@@ -88,7 +88,6 @@ WHERE u.id = (SELECT COALESCE(merged_into_id, id) FROM current)
 FOR KEY SHARE OF u
 """
 
-
 # The plan is billing's rule (billing.selectors.plan_for_user, the same SQL): an active subscription's
 # plan, else `free`; tests/generations/test_rate_limits.py holds the two to the same answer.
 # A rate-limit window only has to say whether the user reached the plan's limit, so it reads the user's
@@ -101,20 +100,7 @@ FOR KEY SHARE OF u
 # windows take the user id from `lim` rather than as a literal, so they are planned for a typical user:
 # a literal of a user owning a large share of the table tempts the planner into walking the primary key
 # backwards and filtering, which for such a user gone quiet reads far back into the table.
-# One rate-limit window (`window` is per_minute or per_day): of the user's `limit` newest jobs, how many
-# are inside it, and the oldest of them.
-_WINDOW_SQL = """LEFT JOIN LATERAL (
-    SELECT COUNT(*) AS used, MIN(newest.created_at) AS oldest
-    FROM (SELECT g.created_at FROM generations_generation g
-          WHERE lim.window IS NOT NULL AND g.user_id = lim.user_id
-          ORDER BY g.id DESC LIMIT lim.window) newest
-    WHERE newest.created_at > %(window_since)s
-) window ON true
-"""
-
-# Built from constants only (the two windows from one text), so nothing outside reaches the SQL.
-CREATE_ADMISSION_SQL = (
-    """
+CREATE_ADMISSION_SQL = """
 SELECT m.id, CASE WHEN m.is_free THEN 0.00 ELSE m.price END, m.currency, m.is_free,
        nextval(pg_get_serial_sequence('generations_generation', 'id')),
        plan.code, plan.limits, c.concurrent,
@@ -139,12 +125,22 @@ LEFT JOIN LATERAL (
                       END AS value
           FROM jsonb_each(CASE WHEN jsonb_typeof(plan.limits) = 'object' THEN plan.limits END)) l
 ) lim ON true
-"""  # noqa: S608
-    + _WINDOW_SQL.replace("window", "per_minute")
-    + _WINDOW_SQL.replace("window", "per_day")
-    + """LEFT JOIN generations_model m ON m.code = %(model_code)s AND m.is_active
+LEFT JOIN LATERAL (
+    SELECT COUNT(*) AS used, MIN(newest.created_at) AS oldest
+    FROM (SELECT g.created_at FROM generations_generation g
+          WHERE lim.per_minute IS NOT NULL AND g.user_id = lim.user_id
+          ORDER BY g.id DESC LIMIT lim.per_minute) newest
+    WHERE newest.created_at > %(per_minute_since)s
+) per_minute ON true
+LEFT JOIN LATERAL (
+    SELECT COUNT(*) AS used, MIN(newest.created_at) AS oldest
+    FROM (SELECT g.created_at FROM generations_generation g
+          WHERE lim.per_day IS NOT NULL AND g.user_id = lim.user_id
+          ORDER BY g.id DESC LIMIT lim.per_day) newest
+    WHERE newest.created_at > %(per_day_since)s
+) per_day ON true
+LEFT JOIN generations_model m ON m.code = %(model_code)s AND m.is_active
 """
-)
 # The most a limit is read as (the int column of `lim`); the columns of each window follow WINDOWS.
 LIMIT_CAP = 2**31 - 1
 # The rate-limit windows the admission reads, by their plan limit's name.
