@@ -114,7 +114,7 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "billing.Hold",
         "created_at",
         "HOLD_RETENTION_DAYS",
-        30,
+        7,
         also_past_cutoff=("resolved_at",),
         only_if=Q(status__in=("captured", "released", "expired"), payment_refund__isnull=True),
         walk_by="pk",

@@ -300,8 +300,8 @@ def test_hold_batches_walk_the_primary_key_in_one_delete_each(settings):
     assert "Index Scan using billing_hold_pkey" in plan and "Sort" not in plan, plan
 
 
-def test_holds_are_kept_30_days_unless_configured(settings):
+def test_holds_are_kept_7_days_unless_configured(settings):
     policy = retention_policy_get(name="resolved-holds")
-    assert policy.days == 30
+    assert policy.days == 7
     settings.HOLD_RETENTION_DAYS = 90
     assert policy.days == 90
