@@ -365,12 +365,15 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     # The key that created the payment: its webhook hears of success or cancelation (bot-api.md, events).
+    # Not indexed, like a job's: nothing lists payments by key, and keys are revoked, not deleted (deleting
+    # one scans the payments once).
     api_key = models.ForeignKey(
         "accounts.ApiKey",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
         verbose_name=_("api key"),
     )
 
