@@ -33,7 +33,6 @@ UNIT_COSTS: tuple[UnitCost, ...] = (
     UnitCost("other_operation", _("other operations (top-ups, bonuses, refunds)"), 446),
     # The profile, the account and the welcome bonus entry.
     UnitCost("user", _("new users"), 1179),
-    UnitCost("provider_log", _("provider logs"), 338),
 )
 
 

@@ -25,6 +25,7 @@ def build(now):
             value=database_bytes, maximum=budget_bytes, label=gettext("database size against budget")
         ),
         "room": capacity_room(database_bytes=database_bytes, budget_bytes=budget_bytes),
+        "over_mb": max(database_bytes - budget_bytes, 0) / MB,
         "url": reverse("admin:ops_dbsizereport_changelist"),
     }
 

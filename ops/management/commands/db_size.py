@@ -32,8 +32,9 @@ class Command(BaseCommand):
             out(f"budget: reached around {report.projected_budget_date:%Y-%m-%d}")
         else:
             out("budget: not reached at the current growth")
-        room = ", or ".join(f"{entry.count:,} {entry.unit.label}" for entry in report.room)
-        out(f"room left: about {room} (each alone; bytes per unit from {MEASURED})")
+        if not report.over_budget:
+            room = ", or ".join(f"{entry.count:,} {entry.unit.label}" for entry in report.room)
+            out(f"room left: about {room} (each alone; bytes per unit from {MEASURED})")
         out("")
         out(
             f"{'table':<40} {'total MB':>10} {'heap MB':>10} {'index MB':>10} {'toast MB':>9} {'rows':>12} {'B/row':>7}"
