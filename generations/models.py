@@ -60,6 +60,11 @@ class AIModel(models.Model):
         return self.code
 
 
+# billing's holds and charges name a job "generation:<id>"; the charge's text is derived from it
+# (generations.selectors.charge_descriptions), not stored with each ledger row.
+HOLD_REFERENCE_PREFIX = "generation"
+
+
 class Generation(models.Model):
     """One paid (or free) AI job and its state machine: pending -> processing -> a final status."""
 
@@ -176,7 +181,7 @@ class Generation(models.Model):
 
     @property
     def hold_reference(self) -> str:
-        return f"generation:{self.pk}"
+        return f"{HOLD_REFERENCE_PREFIX}:{self.pk}"
 
 
 IN_FLIGHT_STATUSES = (Generation.Status.PENDING, Generation.Status.PROCESSING)

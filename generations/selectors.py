@@ -1,5 +1,6 @@
 """Reads of the generations app."""
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from core.pagination import page_newest_first
 from generations.errors import GenerationsError
 from generations.models import (
     FINAL_STATUSES,
+    HOLD_REFERENCE_PREFIX,
     AIModel,
     Generation,
     Project,
@@ -21,6 +23,8 @@ from generations.models import (
 )
 
 PROJECT_DETAIL_ITEMS = 20
+# "generation:<id>" as holds and charges are written: a positive bigint, no leading zeros.
+_REFERENCE_ID = re.compile(rf"{HOLD_REFERENCE_PREFIX}:([1-9][0-9]{{0,17}})")
 FAILURE_WINDOW = timedelta(hours=24)
 
 
@@ -30,6 +34,22 @@ def ai_models_active() -> QuerySet[AIModel]:
 
 def generations_with_related() -> QuerySet[Generation]:
     return Generation.objects.select_related("user", "model")
+
+
+def charge_descriptions(references: list[str]) -> dict[str, str]:
+    """billing's describer of "generation:<id>": {reference: "<model code> generation #<id>"}, one query.
+
+    The text charges used to store in the ledger; a reference whose job is unknown is left out.
+    """
+    ids = {}
+    for reference in references:
+        match = _REFERENCE_ID.fullmatch(reference)
+        if match:
+            ids[int(match[1])] = reference
+    if not ids:
+        return {}
+    jobs = Generation.objects.filter(pk__in=ids).values_list("pk", "model__code")
+    return {ids[pk]: f"{code} generation #{pk}" for pk, code in jobs}
 
 
 def generation_get(*, generation_id: int) -> Generation:

@@ -503,9 +503,8 @@ def _settle_hold(generation: Generation, *, status: str) -> None:
     if generation.hold_id is None or status not in FINAL_STATUSES:
         return
     if status == Status.SUCCEEDED:
-        billing_services.hold_capture(
-            hold_id=generation.hold_id, description=f"{generation.model.code} generation #{generation.pk}"
-        )
+        # No description: billing derives "<model code> generation #<id>" from the reference when shown.
+        billing_services.hold_capture(hold_id=generation.hold_id)
     else:
         billing_services.hold_release(hold_id=generation.hold_id)
 

@@ -1,9 +1,13 @@
 """Balances (accounts) with manual adjustments, and the read-only ledger with totals and export."""
 
+from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
+from typing import NamedTuple
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,7 +21,9 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import AccountIdFilter, CurrencyFilter, IdBoundedDateRangeFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
+from billing.references import ledger_entries_describe
 from core.admin_toolkit import (
+    EXPORT_CHUNK,
     FORM_TEMPLATE,
     BigTableAdmin,
     CustomView,
@@ -176,6 +182,23 @@ class AccountOwnerFilter(HiddenIdFilter):
     field = "account__owner_id"
 
 
+class LedgerChangeList(ChangeList):
+    """Describes the page's entries together: a charge's text comes from its job, one query per page."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        entries = list(self.result_list)  # evaluated once here; the template reuses the same rows
+        for entry, description in zip(entries, ledger_entries_describe(entries), strict=True):
+            entry.description_shown = description
+
+
+class _ExportedEntry(NamedTuple):
+    """The two columns of an export row that its description is derived from."""
+
+    reference: str
+    description: str
+
+
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
     list_display = (
@@ -187,9 +210,22 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
         "balance_after",
         "currency",
         "reference",
-        "description",
+        "description_text",
         "operator",
     )
+    # The detail page: the model's fields as the default form shows them, the description derived.
+    fields = (
+        "type",
+        "account",
+        "counter_account",
+        "currency",
+        "amount",
+        "balance_after",
+        "reference",
+        "description_text",
+        "operator",
+    )
+    readonly_fields = ("description_text",)
     list_select_related = ("account__owner", "operator")
     list_filter = (
         AccountIdFilter,
@@ -245,9 +281,32 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
             condition |= Q(pk=int(term))
         return queryset.filter(condition), False
 
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return LedgerChangeList
+
     @admin.display(description=_("user"))
     def user(self, obj: LedgerEntry) -> str:
         return user_link(obj.account.owner)
+
+    @admin.display(description=_("description"))
+    def description_text(self, obj: LedgerEntry) -> str:
+        # The changelist described its whole page at once; the detail page describes its one entry.
+        if not hasattr(obj, "description_shown"):
+            (obj.description_shown,) = ledger_entries_describe([obj])
+        return obj.description_shown
+
+    def export_rows(self, rows: Iterator[tuple]) -> Iterator[tuple]:
+        # Described a chunk at a time (one describer query per chunk), as the rows stream out.
+        columns = [column for _, column in self.export_columns]
+        reference, description = columns.index("reference"), columns.index("description")
+        while chunk := list(islice(rows, EXPORT_CHUNK)):
+            texts = ledger_entries_describe(
+                [_ExportedEntry(row[reference], row[description]) for row in chunk]
+            )
+            for row, text in zip(chunk, texts, strict=True):
+                row = list(row)
+                row[description] = text
+                yield self.export_row(tuple(row))
 
     def export_row(self, row: tuple) -> tuple:
         return (*row[:2], EntryType(row[2]).label, *row[3:])

@@ -466,7 +466,9 @@ class _Loader:
         )
 
     def insert_ledger_entries(self, window: dict) -> int:
-        """One entry per operation against its system account, with its reference and description."""
+        """One entry per operation against its system account, with its reference and description.
+
+        A charge stores no description, as hold_capture writes it: its text is derived from its job."""
         return self.sql(
             "ledger",
             """
@@ -485,14 +487,14 @@ class _Loader:
                         WHEN o.type = %(bonus)s THEN 'bonus:load-' || o.account_id || '-' || o.n
                         WHEN o.type = %(referral)s THEN 'referral:load-' || o.account_id || '-' || o.n
                         ELSE 'refund:load-' || o.account_id || '-' || o.n END,
-                   CASE WHEN o.is_charge THEN m.code || ' generation #' || o.generation_id
+                   CASE WHEN o.is_charge THEN ''
                         WHEN o.type = %(topup)s THEN 'Top-up via YooKassa'
                         WHEN o.n < 0 THEN 'Welcome bonus'
                         WHEN o.type = %(bonus)s THEN 'Bonus'
                         WHEN o.type = %(referral)s THEN 'Referral reward'
                         ELSE 'Refund of a failed generation' END,
                    o.created_at
-            FROM seed_op o LEFT JOIN generations_model m ON m.id = o.model_id
+            FROM seed_op o
             WHERE o.created_at >= %(from)s AND o.created_at < %(to)s
             ORDER BY o.created_at, o.n
             """,

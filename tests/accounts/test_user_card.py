@@ -46,7 +46,11 @@ def add_history(user: EndUser, rows: int, operator: Operator) -> None:
         billing_services.telegram_stars_credit(
             user=user, charge_id=f"card-{n}", total_amount=10, invoice_payload=""
         )
-        generation_services.generation_create(user=user, model_code=model.code, prompt="p", parameters={})
+        job = generation_services.generation_create(
+            user=user, model_code=model.code, prompt="p", parameters={}
+        )
+        # A charge's description is derived from its job: the card describes its entries in one query.
+        generation_services.generation_status_set(generation_id=job.pk, status="succeeded")
         promo = PromoCode.objects.create(code=f"CARD{n}", amount=Decimal("1.00"))
         billing_services.promo_code_redeem(user=user, code=promo.code)
         dialog, _ = assistant_services.dialog_open(assistant=assistant, user=user, chat_id=f"c{n}")
