@@ -154,7 +154,34 @@ def measure(connection: psycopg.Connection) -> tuple[dict[str, tuple[int, int, i
     return tables, database
 
 
-def per_unit(tables: dict[str, tuple[int, int, int, int]], database: int) -> None:
+# A charge and another entry are not the same size: charges carry no description (it is derived from the
+# job) and have no entry in the once-per-reference index, which covers credits only. So the ledger is
+# split by what each kind of row really takes: its heap by the rows' own bytes, that index by the rows
+# it covers, the other indexes (primary key, account, the BRIN, the partial operator one) per row.
+LEDGER_SPLIT_SQL = """
+SELECT COALESCE(SUM(pg_column_size(l.*)) FILTER (WHERE type = 2), 0),
+       COALESCE(SUM(pg_column_size(l.*)), 0),
+       pg_relation_size('ledger_entry_once_per_reference')
+FROM billing_ledger_entry l
+"""
+
+
+def ledger_split(connection: psycopg.Connection, tables: dict) -> tuple[float, float]:
+    """Bytes per charge and per other ledger entry, heap and indexes (see LEDGER_SPLIT_SQL)."""
+    rows, heap, index_bytes, toast = tables["billing_ledger_entry"]
+    charges = tables["generations_generation"][0]
+    with connection.cursor() as cursor:
+        cursor.execute(LEDGER_SPLIT_SQL)
+        charge_row_bytes, all_row_bytes, once_per_reference = cursor.fetchone()
+    shared = (index_bytes - once_per_reference) / rows
+    charge = (heap + toast) * charge_row_bytes / all_row_bytes / charges + shared
+    other = (heap + toast) * (all_row_bytes - charge_row_bytes) / all_row_bytes / (rows - charges)
+    return charge, other + shared + once_per_reference / (rows - charges)
+
+
+def per_unit(
+    connection: psycopg.Connection, tables: dict[str, tuple[int, int, int, int]], database: int
+) -> None:
     """Bytes each promised unit costs, and how many of it 1 GB holds on its own and in the mix."""
 
     def total(*names: str) -> int:
@@ -163,15 +190,18 @@ def per_unit(tables: dict[str, tuple[int, int, int, int]], database: int) -> Non
     def rows(name: str) -> int:
         return max(tables.get(name, (0,))[0], 1)
 
-    per_entry = total("billing_ledger_entry") / rows("billing_ledger_entry")
+    per_charge, per_entry = ledger_split(connection, tables)
     users = rows("accounts_end_user")
     paid = rows("generations_generation")
     other = max(rows("billing_ledger_entry") - paid - users, 1)  # less the charges and welcome bonuses
+    print(
+        f"\nledger: a charge {per_charge:.0f} bytes, another entry {per_entry:.0f} bytes (heap and indexes)"
+    )
     units = {
         # A user: the profile, the account and the welcome bonus entry.
         "user": ((total("accounts_end_user", "billing_account") + per_entry * users) / users, users),
         # A paid generation: the job, its hold and its charge.
-        "paid generation": ((total("generations_generation", "billing_hold") + per_entry * paid) / paid, paid),
+        "paid generation": ((total("generations_generation", "billing_hold") + per_charge * paid) / paid, paid),
         # Another operation: its entry, plus a payment row for the top-ups among them.
         "other operation": ((total("billing_payment") + per_entry * other) / other, other),
         "provider log": (total("generations_provider_log") / rows("generations_provider_log"),
@@ -229,7 +259,7 @@ def main() -> None:
         settle(prompt_retention_days=options.prompt_retention_days)
     with psycopg.connect(URL, autocommit=True) as connection:
         tables, database = measure(connection)
-        per_unit(tables, database)
+        per_unit(connection, tables, database)
         if options.levers:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from capacity_levers import levers_measure
