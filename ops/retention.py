@@ -4,8 +4,8 @@ Models are named by label and resolved with django.apps when the cleanup runs, s
 app's table is one line here and ops never imports that app. Days come from a setting, read at run
 time, so operators change retention through the environment without a deploy.
 
-Adding a table: one `RetentionPolicy(...)` line below (name, model label, timestamp field, days setting,
-default days) and the days setting, with that default, in config/settings/base.py. The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
+Adding a table: one `RetentionPolicy(...)` line below (name, model label, timestamp field, days setting)
+and the days setting, with its default, in config/settings/base.py (the one place a default lives). The timestamp field should be indexed (or be the table's insertion order): each batch selects the oldest
 expired primary keys through it. `also_past_cutoff` names more timestamp fields that must be past the cutoff too; a
 NULL there never is, so rows still waiting for that step (an unprocessed provider event) are kept whatever their age.
 A policy with `clear_fields` keeps its rows and empties those text fields of the expired ones instead; 0 days turns
@@ -31,7 +31,6 @@ class RetentionPolicy:
     model_label: str  # "app_label.ModelName"
     timestamp_field: str
     days_setting: str
-    default_days: int  # what base.py declares for days_setting; the setting is what a run reads
     also_past_cutoff: tuple[str, ...] = ()
     clear_fields: tuple[str, ...] = ()
     only_if: Q | None = None
@@ -69,20 +68,19 @@ class RetentionPolicy:
 
 
 RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
-    RetentionPolicy("debug-logs", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", 30),
-    RetentionPolicy("provider-logs", "generations.ProviderLog", "created_at", "LOG_RETENTION_DAYS", 30),
+    RetentionPolicy("debug-logs", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS"),
+    RetentionPolicy("provider-logs", "generations.ProviderLog", "created_at", "LOG_RETENTION_DAYS"),
     # Jobs stay (status, cost, their money, the usage rollups); what the person asked and got goes.
     RetentionPolicy(
         "generation-prompts",
         "generations.Generation",
         "created_at",
         "PROMPT_RETENTION_DAYS",
-        0,
         clear_fields=("prompt", "result_url"),
     ),
-    RetentionPolicy("retention-runs", "ops.RetentionRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
-    RetentionPolicy("ledger-check-runs", "ops.LedgerCheckRun", "started_at", "OPS_RUN_RETENTION_DAYS", 180),
-    RetentionPolicy("db-size-snapshots", "ops.DbSizeSnapshot", "taken_at", "DB_SIZE_SNAPSHOT_DAYS", 730),
+    RetentionPolicy("retention-runs", "ops.RetentionRun", "started_at", "OPS_RUN_RETENTION_DAYS"),
+    RetentionPolicy("ledger-check-runs", "ops.LedgerCheckRun", "started_at", "OPS_RUN_RETENTION_DAYS"),
+    RetentionPolicy("db-size-snapshots", "ops.DbSizeSnapshot", "taken_at", "DB_SIZE_SNAPSHOT_DAYS"),
     # YooKassa notifications are kept for audit: only those processed (credited, duplicate, mismatch...)
     # more than PROVIDER_EVENT_RETENTION_DAYS ago go; one never processed stays until someone looks at it.
     # received_at is indexed and never later than processed_at, so batches walk the index.
@@ -91,7 +89,6 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "billing.ProviderEvent",
         "received_at",
         "PROVIDER_EVENT_RETENTION_DAYS",
-        365,
         also_past_cutoff=("processed_at",),
     ),
     # Events sent to the bots' webhooks: delivered (or given up) more than WEBHOOK_EVENT_RETENTION_DAYS
@@ -101,7 +98,6 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "accounts.BotEvent",
         "created_at",
         "WEBHOOK_EVENT_RETENTION_DAYS",
-        30,
         also_past_cutoff=("finished_at",),
     ),
     # Holds resolved (captured, released, expired) more than HOLD_RETENTION_DAYS ago: the job and the
@@ -114,13 +110,12 @@ RETENTION_POLICIES: tuple[RetentionPolicy, ...] = (
         "billing.Hold",
         "created_at",
         "HOLD_RETENTION_DAYS",
-        7,
         also_past_cutoff=("resolved_at",),
         only_if=Q(status__in=("captured", "released", "expired"), payment_refund__isnull=True),
         walk_by="pk",
     ),
     # Expired operator sessions: Django only removes them when `clearsessions` is run.
-    RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS", 0),
+    RetentionPolicy("expired-sessions", "sessions.Session", "expire_date", "SESSION_RETENTION_DAYS"),
 )
 
 

@@ -70,7 +70,7 @@ def test_a_run_stops_at_its_time_budget_and_the_next_run_continues():
 
 def test_a_failing_policy_is_recorded_and_the_others_still_run():
     make_logs(40)
-    broken = RetentionPolicy("broken", "nowhere.Model", "created_at", "LOG_RETENTION_DAYS", 30)
+    broken = RetentionPolicy("broken", "nowhere.Model", "created_at", "LOG_RETENTION_DAYS")
 
     runs = services.retention_cleanup_run(policies=(broken, retention_policy_get(name="debug-logs")), now=NOW)
 
@@ -185,7 +185,7 @@ def test_the_policy_list_names_the_extra_cutoff_fields(capsys):
 def test_a_typo_in_an_extra_cutoff_field_fails_before_any_delete():
     make_logs(40)
     typo = RetentionPolicy(
-        "typo", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", 30, also_past_cutoff=("created_att",)
+        "typo", "ops.DebugLog", "created_at", "LOG_RETENTION_DAYS", also_past_cutoff=("created_att",)
     )
 
     (run,) = services.retention_cleanup_run(policies=(typo,), now=NOW)
