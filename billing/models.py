@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from core.id_bounds import id_bounded
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -418,6 +420,11 @@ class Payment(models.Model):
     @property
     def ledger_reference(self) -> str:
         return f"payment:{self.pk}"
+
+
+# Ids follow created_at in both: created_at is the insert time (auto_now_add, or now() in the capture SQL)
+# and the id is drawn at the same insert, so the admin's date filters bound them by id (core.id_bounds).
+id_bounded(LedgerEntry, Payment)
 
 
 class ProviderEvent(models.Model):

@@ -21,7 +21,6 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -40,6 +39,11 @@ from billing.models import (
     Refund,
     Subscription,
 )
+
+# The ledger's and payments' date-to-id bounds (declared in billing.models), re-exported for billing.
+from core.id_bounds import ID_BOUND_MARGIN as ID_BOUND_MARGIN
+from core.id_bounds import first_id_at as first_id_at
+from core.id_bounds import ids_within as ids_within
 from core.pagination import decode_cursor, encode_cursor, page_newest_first
 
 ZERO = Decimal("0.00")
@@ -312,71 +316,6 @@ def user_list_facts(users: Sequence[EndUser], *, days: int = 30) -> dict[int, di
     ):
         facts[user_id]["plan"] = plan_code
     return facts
-
-
-# --- Append-only tables by date (the ledger, payments) ----------------------------------------------
-
-# created_at of the ledger and of payments has a BRIN index: exact and tiny, but the planner cannot see
-# that a date range is a contiguous stretch of ids, so a list "newest first, 50 rows" of an old date range
-# walks the primary key back from today (millions of ledger rows at capacity). These bounds turn the date
-# range into an id range the primary key answers directly. The first id at or after a moment is found by
-# binary search over the primary key: about 25 index probes whatever the table's size. Sound because ids
-# and created_at grow together: created_at is the insert time (auto_now_add, or now() in the capture SQL)
-# and the id is drawn at the same insert, so they disagree by a transaction's length or a clock's drift at
-# most, far inside the margin; the date condition itself stays, so the bounds only ever narrow the scan.
-ID_BOUND_MARGIN = timedelta(days=1)
-_FIRST_ID_AT = """(
-    WITH RECURSIVE search(lo, hi) AS (
-        SELECT min(id), max(id) + 1 FROM TABLE
-        UNION ALL
-        SELECT CASE WHEN probe.at < %s THEN (s.lo + s.hi) / 2 + 1 ELSE s.lo END,
-               CASE WHEN probe.at < %s THEN s.hi ELSE (s.lo + s.hi) / 2 END
-        FROM search s
-        LEFT JOIN LATERAL (
-            SELECT created_at AS at FROM TABLE WHERE id >= (s.lo + s.hi) / 2 ORDER BY id LIMIT 1
-        ) probe ON true
-        WHERE s.lo < s.hi
-    )
-    SELECT lo FROM search WHERE lo >= hi
-)"""
-ID_BOUNDED_MODELS = (LedgerEntry, Payment)
-# The statements, per table, written once at import from the two tables' own names (never from input),
-# so no SQL is built where it runs; BOUNDS_SQL reads one or two bounds in one round trip.
-FIRST_ID_AT_SQL = {model: _FIRST_ID_AT.replace("TABLE", model._meta.db_table) for model in ID_BOUNDED_MODELS}
-BOUNDS_SQL = {
-    (model, count): "SELECT " + ", ".join([FIRST_ID_AT_SQL[model]] * count)
-    for model in ID_BOUNDED_MODELS
-    for count in (1, 2)
-}
-
-
-def first_id_at(model: type[LedgerEntry | Payment], moment: datetime) -> RawSQL:
-    """A subquery: the smallest id from which on every row is at or after `moment` (max id + 1 if none)."""
-    if model not in ID_BOUNDED_MODELS:
-        raise ValueError(f"{model.__name__} ids do not follow created_at")
-    return RawSQL(FIRST_ID_AT_SQL[model], [moment, moment])
-
-
-def ids_within(model: type[LedgerEntry | Payment], *, since: datetime | None, until: datetime | None) -> Q:
-    """The id range that holds every row with since <= created_at < until (widened by the margin).
-
-    Looked up once, as numbers: the list, its count, its totals and an export then filter by literal ids,
-    which the planner estimates from the primary key's statistics (a subquery's value it cannot).
-    """
-    moments = {"pk__gte": since and since - ID_BOUND_MARGIN, "pk__lt": until and until + ID_BOUND_MARGIN}
-    moments = {lookup: moment for lookup, moment in moments.items() if moment is not None}
-    if not moments:
-        return Q()
-    if model not in ID_BOUNDED_MODELS:
-        raise ValueError(f"{model.__name__} ids do not follow created_at")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            BOUNDS_SQL[model, len(moments)],
-            [param for moment in moments.values() for param in (moment, moment)],
-        )
-        ids = cursor.fetchone()
-    # An empty table has no bound (and no rows to bound).
-    return Q(**{lookup: pk for lookup, pk in zip(moments, ids, strict=True) if pk is not None})
 
 
 # --- The operator dashboard (ops.dashboard panels) ------------------------------------------------

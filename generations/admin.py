@@ -22,9 +22,9 @@ from accounts.selectors import end_user_ids_for_ref, user_ref_parse
 from core.admin_toolkit import (
     BigTableAdmin,
     CustomView,
-    DateRangeFilter,
     ExportMixin,
     GuardedAdmin,
+    IdBoundedDateRangeFilter,
     ReadOnlyBigTableAdmin,
     UserIdFilter,
     UserRefSearchMixin,
@@ -32,6 +32,7 @@ from core.admin_toolkit import (
     user_link,
 )
 from core.errors import DomainError
+from core.id_bounds import ids_within
 from generations import selectors, services
 from generations.models import (
     IN_FLIGHT_STATUSES,
@@ -50,8 +51,9 @@ PROMPT_SEARCH_NEEDS_USER = _(
 
 
 # Jobs have no index on model_id (models are never deleted), so one model's jobs are read within a date
-# range, by generation_created_idx: the model filter alone shows the last MODEL_FILTER_DAYS days. A date
-# range (the operator's, or the dashboards' links) or a user (read by (user_id, id DESC)) lifts the bound.
+# range, by generation_created_brin and the id range that holds it (core.id_bounds): the model filter
+# alone shows the last MODEL_FILTER_DAYS days. A date range (the operator's, or the dashboards' links,
+# bounded by id the same way) or a user (read by (user_id, id DESC)) lifts the bound.
 MODEL_FILTER_DAYS = 30
 
 
@@ -69,7 +71,10 @@ class ModelFilter(admin.RelatedFieldListFilter):
     def queryset(self, request, queryset):
         queryset = super().queryset(request, queryset)
         if self.lookup_val and self.bounded:
-            queryset = queryset.filter(created_at__gte=timezone.now() - timedelta(days=MODEL_FILTER_DAYS))
+            since = timezone.now() - timedelta(days=MODEL_FILTER_DAYS)
+            queryset = queryset.filter(
+                Q(created_at__gte=since), ids_within(Generation, since=since, until=None)
+            )
         return queryset
 
 
@@ -107,7 +112,13 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
         "task_id",
     )
     list_select_related = ("user", "model")
-    list_filter = (UserIdFilter, "status", ("model", ModelFilter), "is_free", ("created_at", DateRangeFilter))
+    list_filter = (
+        UserIdFilter,
+        "status",
+        ("model", ModelFilter),
+        "is_free",
+        ("created_at", IdBoundedDateRangeFilter),
+    )
     search_fields = ("task_id", "prompt")
     search_help_text = _(
         "A Telegram id, device:<id> or ext:<id> (the user's jobs), a task id or a generation id; part of a "

@@ -153,7 +153,7 @@ def usage_daily_window(*, since, until, statuses: Sequence[str]) -> QuerySet:
 
 
 def generations_daily_counts(*, since: str | datetime) -> QuerySet:
-    """Per day, model and status, live from the jobs: the generation_created_idx range after `since`."""
+    """Per day, model and status, live from the jobs: the generation_created_brin ranges after `since`."""
     return (
         Generation.objects.filter(created_at__gte=since)
         .annotate(day=TruncDate("created_at"))

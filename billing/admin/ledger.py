@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
 from billing import services
-from billing.admin.common import AccountIdFilter, CurrencyFilter, IdBoundedDateRangeFilter
+from billing.admin.common import AccountIdFilter, CurrencyFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
 from billing.references import ledger_entries_describe
 from core.admin_toolkit import (
@@ -29,6 +29,7 @@ from core.admin_toolkit import (
     CustomView,
     ExportMixin,
     HiddenIdFilter,
+    IdBoundedDateRangeFilter,
     ReadOnlyBigTableAdmin,
     TotalsMixin,
     user_link,

@@ -14,13 +14,14 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.selectors import end_user_ids_for_ref
 from billing import services
-from billing.admin.common import CurrencyFilter, IdBoundedDateRangeFilter
+from billing.admin.common import CurrencyFilter
 from billing.admin.refunds import RefundPermissionMixin
 from billing.models import Hold, Payment, ProviderEvent, ReferralReward
 from core.admin_toolkit import (
     FORM_TEMPLATE,
     CustomView,
     ExportMixin,
+    IdBoundedDateRangeFilter,
     ReadOnlyBigTableAdmin,
     TotalsMixin,
     UserIdFilter,

@@ -2,7 +2,7 @@
 
 At capacity scale every index of these four tables costs tens of megabytes (bench/README.md, Capacity),
 so one is added or dropped as a decision, in a migration that is safe on a live database, and this list
-changes with it. BRIN stays BRIN where rows arrive in time order (the ledger, payments).
+changes with it. BRIN stays BRIN where rows arrive in time order (the ledger, payments, generation jobs).
 """
 
 import pytest
@@ -34,7 +34,7 @@ INDEXES = {
     "generations_generation": {
         "generations_generation_pkey": "btree",
         "generation_user_id_idx": "btree",  # (user, id DESC): history, admission windows, prompt search
-        "generation_created_idx": "btree",  # not BRIN: updated rows move pages
+        "generation_created_brin": "brin",  # minmax-multi: tight though updated rows move pages
         "generation_failures_idx": "btree",  # partial
         "generation_inflight_age_idx": "btree",  # partial
         "generation_inflight_user_idx": "btree",  # partial

@@ -1,5 +1,5 @@
 """Generations per day by status and the top models: finished days from the daily usage rollup, the
-days after the last rolled-up one live from the jobs (generation_created_idx)."""
+days after the last rolled-up one live from the jobs (generation_created_brin)."""
 
 from collections import defaultdict
 from datetime import timedelta
