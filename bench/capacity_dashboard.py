@@ -32,6 +32,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Operator  # noqa: E402
 from billing.selectors import ledger_daily_totals  # noqa: E402
+from generations.models import Generation  # noqa: E402
 from generations.selectors import generations_daily_counts, generations_failure_counts  # noqa: E402
 from ops.dashboard import DAYS, PANELS, dashboard_build  # noqa: E402
 
@@ -81,6 +82,18 @@ def changelists(now, *, runs: int) -> None:
         "generations: one model, 30 days": panels["generations"]["top_models"][0]["url"],
         "generations: failed in 24 h": panels["failures"]["failed_url"],
         "holds: open": panels["holds"]["url"],
+    }
+    # The lists whose indexes issue 14 dropped or changed (BRIN on created_at, no prompt index, no
+    # (user, created_at)): an old day newest first, a prompt searched among one user's jobs, one user's
+    # ledger and payments, the same old day in the ledger.
+    old_day = (now - timedelta(days=180)).date().isoformat()
+    user_id, prompt = Generation.objects.order_by("-id").values_list("user_id", "prompt").first()
+    prompt_word = max(prompt.split(), key=len)
+    urls |= {
+        "generations: a day 180 days back": f"/admin/generations/generation/?created_at__from={old_day}&created_at__to={old_day}",
+        "generations: one user's prompts searched": f"/admin/generations/generation/?user={user_id}&q={prompt_word}",
+        "ledger: a day 180 days back": f"/admin/billing/ledgerentry/?created_at__from={old_day}&created_at__to={old_day}",
+        "payments: a day 180 days back": f"/admin/billing/payment/?created_at__from={old_day}&created_at__to={old_day}",
     }
     print(f"\n{'page':48} {'cold ms':>8} {'queries':>8} {'median ms':>10} {'queries':>8}")
     for name, url in urls.items():
