@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-MEASURED = "bench/capacity.py, 2026-12-02, default settings"
+MEASURED = "bench/capacity.py --load --settle, 2026-12-02, default settings"
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ class UnitCost:
 
 UNIT_COSTS: tuple[UnitCost, ...] = (
     # The job, its hold while it is kept (HOLD_RETENTION_DAYS) and its charge in the ledger.
-    UnitCost("paid_generation", _("paid generations"), 1092),
+    UnitCost("paid_generation", _("paid generations"), 584),
     # A ledger entry, plus the payment row of a top-up (40 % of the mix).
-    UnitCost("other_operation", _("other operations (top-ups, bonuses, refunds)"), 446),
+    UnitCost("other_operation", _("other operations (top-ups, bonuses, refunds)"), 389),
     # The profile, the account and the welcome bonus entry.
-    UnitCost("user", _("new users"), 1179),
+    UnitCost("user", _("new users"), 1185),
 )
 
 
