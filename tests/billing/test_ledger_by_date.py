@@ -14,6 +14,7 @@ from django.utils import timezone
 from billing import selectors
 from billing.models import Account, LedgerEntry
 from billing.services import system_account_id
+from tests.support.id_bounds import assert_hourly_bounds_split
 from tests.support.ledger import account_of
 from tests.support.users import user_create
 
@@ -57,15 +58,7 @@ def test_the_first_id_at_a_moment_is_found_by_binary_search_over_ids_with_gaps(s
     assert LedgerEntry.objects.count() == 40
 
     # then the id bound of every moment splits the entries exactly where their times do
-    for hour in (0, 1, 17, 39, 40):
-        for moment in (
-            start + hour * timedelta(hours=1),
-            start + hour * timedelta(hours=1) - timedelta(minutes=30),
-        ):
-            bound = first_id_at(moment)
-            assert [pk for pk in ids if pk >= bound] == ids[hour:]
-            assert [pk for pk in ids if pk < bound] == ids[:hour]
-    assert first_id_at(start + 40 * timedelta(hours=1)) == ids[-1] + 1  # after every entry: max id + 1
+    assert_hourly_bounds_split(ids, start, first_id_at)
 
 
 def test_admin_date_filter_lists_exactly_the_days_entries_through_an_id_range(admin_client):

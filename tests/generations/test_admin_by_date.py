@@ -14,6 +14,7 @@ from core import id_bounds
 from generations.models import Generation
 from tests.generations.helpers import model_create
 from tests.generations.test_queries import ADMIN_BASE, GENERATION_CHANGELIST_QUERIES
+from tests.support.id_bounds import assert_hourly_bounds_split
 from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
@@ -67,14 +68,7 @@ def test_the_first_job_id_at_a_moment_splits_jobs_with_gaps_in_ids_exactly_where
     ids = jobs_at(*(start + hour * timedelta(hours=1) for hour in range(40)), first_id=50_000)
 
     # then the bound of every moment, on an hour and between two, is exact
-    for hour in (0, 1, 17, 39, 40):
-        for moment in (
-            start + hour * timedelta(hours=1),
-            start + hour * timedelta(hours=1) - timedelta(minutes=30),
-        ):
-            bound = first_id_at(moment)
-            assert [pk for pk in ids if pk >= bound] == ids[hour:]
-    assert first_id_at(start + 40 * timedelta(hours=1)) == ids[-1] + 1  # after every job: max id + 1
+    assert_hourly_bounds_split(ids, start, first_id_at)
 
 
 def test_admin_date_filter_lists_exactly_the_days_jobs_through_an_id_range(admin_client):
