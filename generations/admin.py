@@ -189,7 +189,7 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
     def changelist_view(self, request: HttpRequest, extra_context=None):
         term = request.GET.get(SEARCH_VAR, "").strip()
         if term and not term.isdigit() and not self.prompts_searchable(request) and not _names_user(term):
-            messages.info(request, PROMPT_SEARCH_NEEDS_USER)
+            messages.warning(request, PROMPT_SEARCH_NEEDS_USER)
         return super().changelist_view(request, extra_context)
 
     def failures_view(self, request: HttpRequest):
