@@ -8,7 +8,8 @@ update these figures when a table, an index or a retention default changes.
 
 The dashboard's database panel, the database size page and `manage.py db_size` turn the budget that is
 left into these units ("room for about N paid generations"), so an operator reads the budget in the
-business's own terms; the date the budget is reached still comes from the measured daily growth.
+business's own terms. The date the budget is reached comes from the measured daily growth (size
+snapshots); until there are two, from the last week's activity priced at these bytes per unit.
 """
 
 from dataclasses import dataclass
@@ -40,6 +41,17 @@ UNIT_COSTS: tuple[UnitCost, ...] = (
 class Room:
     unit: UnitCost
     count: int  # how many of this unit alone fit in the bytes left
+
+
+def capacity_growth_per_day(*, paid_generations: int, other_operations: int, users: int, days: int) -> float:
+    """Bytes a day at this activity: what a new database grows by before it has daily size snapshots."""
+    costs = {unit.code: unit.bytes for unit in UNIT_COSTS}
+    added = (
+        paid_generations * costs["paid_generation"]
+        + other_operations * costs["other_operation"]
+        + users * costs["user"]
+    )
+    return added / days
 
 
 def capacity_room(*, database_bytes: int, budget_bytes: int) -> list[Room]:

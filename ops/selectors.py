@@ -4,7 +4,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -13,7 +13,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from kombu import Connection
 
-from ops.capacity import Room, capacity_room
+from billing.models import EntryType
+from ops.capacity import Room, capacity_growth_per_day, capacity_room
 from ops.models import DbSizeSnapshot, DebugLog, LedgerCheckRun, RetentionRun
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ def health_report() -> dict[str, str | None]:
 # --- Database size -----------------------------------------------------------------------------------
 
 GROWTH_WINDOW_DAYS = 30
+GROWTH_FROM_SNAPSHOTS = "snapshots"
+GROWTH_FROM_ACTIVITY = "activity"
+BUDGET_HORIZON_DAYS = 100 * 365  # further than this, the budget is "not reached at this growth"
 BYTES_PER_MB = 1024 * 1024
 
 
@@ -100,6 +104,7 @@ class DbSizeReport:
     snapshots: list[tuple[date, int]]  # oldest first, within GROWTH_WINDOW_DAYS
     growth_bytes_per_day: float | None
     projected_budget_date: date | None
+    growth_source: str = GROWTH_FROM_SNAPSHOTS  # or GROWTH_FROM_ACTIVITY before two daily snapshots
 
     @property
     def used_percent(self) -> float:
@@ -164,13 +169,15 @@ def db_size_snapshots_recent(*, today: date, days: int = GROWTH_WINDOW_DAYS) -> 
 
 
 def db_size_report(*, today: date | None = None, budget_mb: int | None = None) -> DbSizeReport:
-    """The database size page and command: three queries, whatever the number of tables or snapshots."""
-    today = today or timezone.now().date()
+    """The database size page and command: three queries whatever the number of tables or snapshots, and
+    a fourth (the last week's activity) only while there are fewer than two daily snapshots."""
+    now = timezone.now() if today is None else datetime.combine(today, datetime.max.time(), tzinfo=UTC)
+    today = now.date()
     budget_bytes = db_size_budget_bytes(budget_mb=budget_mb)
     database_bytes = db_size_database_bytes()
     tables = db_size_tables()
     snapshots = [(s.taken_on, s.database_bytes) for s in db_size_snapshots_recent(today=today)]
-    growth = db_size_growth_per_day(snapshots)
+    growth, growth_source = db_size_growth(now=now, snapshots=snapshots)
     return DbSizeReport(
         database_bytes=database_bytes,
         budget_bytes=budget_bytes,
@@ -180,11 +187,40 @@ def db_size_report(*, today: date | None = None, budget_mb: int | None = None) -
         projected_budget_date=db_size_budget_date(
             today=today, database_bytes=database_bytes, budget_bytes=budget_bytes, growth_bytes_per_day=growth
         ),
+        growth_source=growth_source,
     )
 
 
 def db_size_budget_bytes(*, budget_mb: int | None = None) -> int:
     return (budget_mb if budget_mb is not None else settings.DB_BUDGET_MB) * BYTES_PER_MB
+
+
+ACTIVITY_DAYS = 7
+# The last week's business, in one round trip: paid jobs, ledger credits and debits other than charges (a
+# user's welcome bonus is counted with the user), new users. Each count reads its created_at index.
+ACTIVITY_SQL = """
+SELECT (SELECT COUNT(*) FROM generations_generation WHERE created_at >= %(since)s AND NOT is_free),
+       (SELECT COUNT(*) FROM billing_ledger_entry WHERE created_at >= %(since)s AND type <> %(charge)s),
+       (SELECT COUNT(*) FROM accounts_end_user WHERE created_at >= %(since)s)
+"""
+
+
+def db_size_growth_from_activity(*, now: datetime, days: int = ACTIVITY_DAYS) -> float:
+    """Bytes a day the last `days` of activity add, at the bytes per unit of ops.capacity."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACTIVITY_SQL, {"since": now - timedelta(days=days), "charge": EntryType.CHARGE})
+        paid, entries, users = cursor.fetchone()
+    return capacity_growth_per_day(
+        paid_generations=paid, other_operations=max(entries - users, 0), users=users, days=days
+    )
+
+
+def db_size_growth(*, now: datetime, snapshots: list[tuple[date, int]]) -> tuple[float | None, str]:
+    """The growth a day and where it comes from: the snapshots when there are two days, else the activity."""
+    measured = db_size_growth_per_day(snapshots)
+    if measured is not None:
+        return measured, GROWTH_FROM_SNAPSHOTS
+    return db_size_growth_from_activity(now=now), GROWTH_FROM_ACTIVITY
 
 
 def db_size_growth_per_day(snapshots: list[tuple[date, int]]) -> float | None:
@@ -204,7 +240,9 @@ def db_size_budget_date(
         return today
     if not growth_bytes_per_day or growth_bytes_per_day <= 0:
         return None
-    return today + timedelta(days=int((budget_bytes - database_bytes) / growth_bytes_per_day))
+    days = int((budget_bytes - database_bytes) / growth_bytes_per_day)
+    # A trickle of growth (a new database's first users) would put the date past any calendar.
+    return today + timedelta(days=days) if days <= BUDGET_HORIZON_DAYS else None
 
 
 # --- Runs ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ops import selectors, services, tasks
 from ops.models import DbSizeSnapshot
+from tests.support.users import user_create
 
 pytestmark = pytest.mark.django_db
 
@@ -97,8 +98,9 @@ def test_db_size_page_renders_in_a_constant_number_of_queries(admin_client, djan
     for count in (1, 50):
         DbSizeSnapshot.objects.all().delete()
         make_snapshots(count, end=timezone.now().date())
-        # session, operator, database size, table sizes, snapshots of the growth window
-        with django_assert_num_queries(5):
+        # session, operator, database size, table sizes, snapshots of the growth window; with a single
+        # snapshot there is no measured growth yet, so the last week's activity is read (one query more)
+        with django_assert_num_queries(5 if count >= 2 else 6):
             response = admin_client.get("/admin/ops/dbsizereport/")
         assert response.status_code == 200
         assert b"ops_debug_log" in response.content
@@ -131,3 +133,31 @@ def test_command_and_report_say_what_the_rest_of_the_budget_holds(capsys):
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("room left"))
     # The database may grow between the two reads, so the command's count is checked by its shape.
     assert re.search(r"about [\d,]+ paid generations, or [\d,]+ other operations", line), line
+
+
+def test_before_two_snapshots_the_growth_is_the_last_weeks_activity_at_the_bytes_per_unit():
+    from ops.capacity import UNIT_COSTS
+
+    costs = {unit.code: unit.bytes for unit in UNIT_COSTS}
+    DbSizeSnapshot.objects.all().delete()
+    baseline = selectors.db_size_growth_from_activity(now=timezone.now())
+    user_create()  # a new user: the profile, the account and the welcome bonus entry
+
+    budget_mb = selectors.db_size_database_bytes() // MB + 2  # a few MB left: a date within the horizon
+    report = selectors.db_size_report(budget_mb=budget_mb)
+
+    assert report.growth_source == selectors.GROWTH_FROM_ACTIVITY
+    assert report.growth_bytes_per_day == pytest.approx(baseline + costs["user"] / selectors.ACTIVITY_DAYS)
+    assert report.projected_budget_date is not None
+    # With two days of snapshots the measured growth wins.
+    make_snapshots(2, end=timezone.now().date())
+    assert selectors.db_size_report(budget_mb=100_000).growth_source == selectors.GROWTH_FROM_SNAPSHOTS
+
+
+def test_a_trickle_of_growth_puts_the_budget_out_of_reach_not_past_the_calendar():
+    assert (
+        selectors.db_size_budget_date(
+            today=TODAY, database_bytes=MB, budget_bytes=10**12, growth_bytes_per_day=1
+        )
+        is None
+    )

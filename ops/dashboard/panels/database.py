@@ -12,12 +12,13 @@ def build(now):
     database_bytes = selectors.db_size_database_bytes()
     snapshots = [(s.taken_on, s.database_bytes) for s in selectors.db_size_snapshots_recent(today=today)]
     budget_bytes = selectors.db_size_budget_bytes()
-    growth = selectors.db_size_growth_per_day(snapshots)
+    growth, growth_source = selectors.db_size_growth(now=now, snapshots=snapshots)
     return {
         "database_mb": database_bytes / MB,
         "budget_mb": budget_bytes / MB,
         "used_percent": 100 * database_bytes / budget_bytes if budget_bytes else 0,
         "growth_mb_per_day": growth / MB if growth is not None else None,
+        "growth_from_activity": growth_source == selectors.GROWTH_FROM_ACTIVITY,
         "budget_date": selectors.db_size_budget_date(
             today=today, database_bytes=database_bytes, budget_bytes=budget_bytes, growth_bytes_per_day=growth
         ),

@@ -22,6 +22,11 @@ class Command(BaseCommand):
         )
         if report.growth_bytes_per_day is None:
             out("growth: not enough daily snapshots yet (ops.tasks.db_size_snapshot takes one a day)")
+        elif report.growth_source == selectors.GROWTH_FROM_ACTIVITY:
+            out(
+                f"growth: about {report.growth_bytes_per_day / MB:,.2f} MB/day, estimated from the last "
+                f"{selectors.ACTIVITY_DAYS} days' jobs, operations and users (fewer than two daily snapshots yet)"
+            )
         else:
             out(
                 f"growth: {report.growth_bytes_per_day / MB:,.2f} MB/day over {len(report.snapshots)} snapshots"
