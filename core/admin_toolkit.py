@@ -355,20 +355,32 @@ class DateRangeFilter(admin.FieldListFilter):
         self.param_to = f"{field_path}__to"
         # The base class moves our expected parameters from `params` into `used_parameters`.
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.date_from = self._date(self.used_parameters.get(self.param_from))
-        self.date_to = self._date(self.used_parameters.get(self.param_to))
+        self.date_from = self._cleaned(self.used_parameters.get(self.param_from), DateField())
+        self.date_to = self._cleaned(self.used_parameters.get(self.param_to), DateField())
         self.title = field.verbose_name
 
     @staticmethod
-    def _date(value):
+    def _cleaned(value, form_field):
+        """A query parameter's last value through a form field; a bad one is a bad lookup (the admin's ?e=1)."""
         if isinstance(value, list):
             value = value[-1] if value else None
         if not value:
             return None
         try:
-            return DateField().clean(value)
+            return form_field.clean(value)
         except ValidationError as exc:
             raise IncorrectLookupParameters(exc) from exc
+
+    def moments(self) -> tuple[datetime | None, datetime | None]:
+        """The chosen dates as [since, until): midnight of the first day, midnight after the last."""
+        zone = timezone.get_current_timezone()
+        since = datetime.combine(self.date_from, time.min, tzinfo=zone) if self.date_from else None
+        until = (
+            datetime.combine(self.date_to, time.min, tzinfo=zone) + timedelta(days=1)
+            if self.date_to
+            else None
+        )
+        return since, until
 
     def expected_parameters(self) -> list[str]:
         return [self.param_from, self.param_to]
@@ -395,14 +407,13 @@ class DateRangeFilter(admin.FieldListFilter):
         }
 
     def queryset(self, request, queryset):
-        zone = timezone.get_current_timezone()
-        if self.date_from:
-            queryset = queryset.filter(
-                **{self.lookup_gte: datetime.combine(self.date_from, time.min, tzinfo=zone)}
-            )
-        if self.date_to:
-            end = datetime.combine(self.date_to, time.min, tzinfo=zone) + timedelta(days=1)
-            queryset = queryset.filter(**{self.lookup_lt: end})
+        return self._within(queryset, *self.moments())
+
+    def _within(self, queryset, since: datetime | None, until: datetime | None):
+        if since is not None:
+            queryset = queryset.filter(**{self.lookup_gte: since})
+        if until is not None:
+            queryset = queryset.filter(**{self.lookup_lt: until})
         return queryset
 
 
@@ -419,33 +430,16 @@ class IdBoundedDateRangeFilter(DateRangeFilter):
         return [*super().expected_parameters(), self.lookup_gte, self.lookup_lt]
 
     def queryset(self, request, queryset):
-        queryset = super().queryset(request, queryset)
-        zone = timezone.get_current_timezone()
-        since = datetime.combine(self.date_from, time.min, tzinfo=zone) if self.date_from else None
-        until = (
-            datetime.combine(self.date_to, time.min, tzinfo=zone) + timedelta(days=1)
-            if self.date_to
-            else None
-        )
-        for lookup in (self.lookup_gte, self.lookup_lt):
-            moment = self._moment(self.used_parameters.get(lookup))
-            if moment is None:
-                continue
-            queryset = queryset.filter(**{lookup: moment})
-            if lookup == self.lookup_gte:
-                since = max(since, moment) if since else moment
-            else:
-                until = min(until, moment) if until else moment
+        since, until = self.moments()
+        # The dashboard's raw bounds narrow the chosen dates: the later start, the earlier end.
+        raw_since, raw_until = (self._raw_moment(lookup) for lookup in (self.lookup_gte, self.lookup_lt))
+        since = max(filter(None, (since, raw_since)), default=None)
+        until = min(filter(None, (until, raw_until)), default=None)
+        queryset = self._within(queryset, since, until)
         return queryset.filter(ids_within(queryset.model, since=since, until=until))
 
-    @staticmethod
-    def _moment(value) -> datetime | None:
-        if isinstance(value, list):
-            value = value[-1] if value else None
-        if not value:
-            return None
-        try:
-            moment = DateTimeField().clean(value)
-        except ValidationError as exc:
-            raise IncorrectLookupParameters(exc) from exc
-        return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+    def _raw_moment(self, lookup: str) -> datetime | None:
+        moment = self._cleaned(self.used_parameters.get(lookup), DateTimeField())
+        if moment is None or timezone.is_aware(moment):
+            return moment
+        return timezone.make_aware(moment)
