@@ -5,7 +5,6 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import Q, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -16,9 +15,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
-from accounts.errors import AccountsError
 from accounts.models import EndUser
-from accounts.selectors import end_user_ids_for_ref, user_ref_parse
+from accounts.selectors import end_user_ids_for_ref
 from core.admin_toolkit import (
     BigTableAdmin,
     CustomView,
@@ -76,14 +74,6 @@ class ModelFilter(admin.RelatedFieldListFilter):
                 Q(created_at__gte=since), ids_within(Generation, since=since, until=None)
             )
         return queryset
-
-
-def _names_user(term: str) -> bool:
-    try:
-        user_ref_parse(term)
-    except AccountsError:
-        return False
-    return True
 
 
 @admin.register(AIModel)
@@ -179,18 +169,14 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
             condition |= Q(user_id__in=user_ids)
         elif self.prompts_searchable(request):
             condition |= Q(prompt__icontains=term)
+        elif not term.isdigit():  # a word that could be a prompt's: say why no prompt was searched
+            messages.warning(request, PROMPT_SEARCH_NEEDS_USER)
         return queryset.filter(condition), False
 
     @staticmethod
     def prompts_searchable(request: HttpRequest) -> bool:
         """Only with the user filter on: across every user, a prompt search would read the whole table."""
         return request.GET.get(UserIdFilter.parameter_name, "").isdigit()
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        term = request.GET.get(SEARCH_VAR, "").strip()
-        if term and not term.isdigit() and not self.prompts_searchable(request) and not _names_user(term):
-            messages.warning(request, PROMPT_SEARCH_NEEDS_USER)
-        return super().changelist_view(request, extra_context)
 
     def failures_view(self, request: HttpRequest):
         """Failed and timed-out jobs of the last 24 hours by model and error code, each linking to its jobs."""
