@@ -11,6 +11,7 @@ a time. billing knows nothing of generation jobs; generations registers in its A
 - `ledger_entries_describe(entries)`: each entry's description, in order: the stored one when it has
   one (every entry written before charges stopped storing theirs, and every other type), else its
   describer's text, else "". One describer call per prefix for the whole batch, never one per row.
+  `ledger_entries_describe_shown(entries)` sets it as `description_shown` on instances templates show.
 """
 
 from collections.abc import Callable, Sequence
@@ -50,3 +51,9 @@ def ledger_entries_describe(entries: Sequence[Described]) -> list[str]:
     for prefix, references in wanted.items():
         derived.update(_describers[prefix](sorted(references)))
     return [entry.description or derived.get(entry.reference, "") for entry in entries]
+
+
+def ledger_entries_describe_shown(entries: Sequence[Described]) -> None:
+    """Sets `description_shown` on each entry (model instances a page or a card section shows)."""
+    for entry, description in zip(entries, ledger_entries_describe(entries), strict=True):
+        entry.description_shown = description

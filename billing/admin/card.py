@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.card import CARD_ROWS, CardSection, register_user_card_section, register_user_list_facts
 from accounts.models import EndUser
 from billing import selectors
-from billing.references import ledger_entries_describe
+from billing.references import ledger_entries_describe_shown
 
 
 def _changelist(model: str, **filters: Any) -> str:
@@ -39,8 +39,7 @@ def balances_section(user: EndUser) -> dict[str, Any]:
 def ledger_section(user: EndUser) -> dict[str, Any]:
     entries = selectors.ledger_entries_newest_for_user(user=user, limit=CARD_ROWS)
     # A charge's text comes from its job: one query for the whole section, only when it shows charges.
-    for entry, description in zip(entries, ledger_entries_describe(entries), strict=True):
-        entry.description_shown = description
+    ledger_entries_describe_shown(entries)
     return {
         "entries": entries,
         "all_url": _changelist("ledgerentry", user=user.pk),

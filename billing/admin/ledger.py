@@ -21,7 +21,7 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import AccountIdFilter, CurrencyFilter
 from billing.models import ONCE_PER_REFERENCE_TYPES, Account, EntryType, Hold, LedgerEntry
-from billing.references import ledger_entries_describe
+from billing.references import ledger_entries_describe, ledger_entries_describe_shown
 from core.admin_toolkit import (
     EXPORT_CHUNK,
     FORM_TEMPLATE,
@@ -188,9 +188,7 @@ class LedgerChangeList(ChangeList):
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
-        entries = list(self.result_list)  # evaluated once here; the template reuses the same rows
-        for entry, description in zip(entries, ledger_entries_describe(entries), strict=True):
-            entry.description_shown = description
+        ledger_entries_describe_shown(list(self.result_list))  # evaluated once; the template reuses the rows
 
 
 class _ExportedEntry(NamedTuple):
@@ -293,7 +291,7 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
     def description_text(self, obj: LedgerEntry) -> str:
         # The changelist described its whole page at once; the detail page describes its one entry.
         if not hasattr(obj, "description_shown"):
-            (obj.description_shown,) = ledger_entries_describe([obj])
+            ledger_entries_describe_shown([obj])
         return obj.description_shown
 
     def export_rows(self, rows: Iterator[tuple]) -> Iterator[tuple]:
