@@ -1,17 +1,17 @@
-"""The levers that shrink the capacity database, each measured on the loaded botdesk_capacity.
+"""The levers not applied (yet) that would shrink the capacity database, measured on the loaded botdesk_capacity.
 
 Called by `bench/capacity.py --levers`. Nothing in the real tables changes: schema changes belong to
-their apps and are reported, not made. Each lever is measured one of three ways:
-- an index that could go: its size as loaded (read from the catalog);
-- an index that could change (BRIN instead of btree, partial instead of full): the new index is built
-  on the real table, measured, and dropped;
-- a row layout (column types, cleared columns, retention): the table is copied twice with
-  CREATE TABLE AS, once as it is and once with the lever applied, and the two copies are compared, so
-  the saving never includes the packing difference between a loaded table and a fresh copy.
+their apps and are reported, not made. The levers issue 14 applied (indexes dropped, BRIN on the ledger,
+payments and jobs, resolved holds deleted, charges without a description) are in the migrations and the
+retention policies, and bench/README.md has what each saved. What is left is measured one of two ways:
+- an index that could change (BRIN instead of btree): the new index is built on the real table,
+  measured, and dropped;
+- a row layout (column types, cleared columns): the table is copied twice with CREATE TABLE AS, once as
+  it is and once with the lever applied, and the two copies are compared, so the saving never includes
+  the packing difference between a loaded table and a fresh copy.
 
-The levers do not overlap (each byte is counted in one lever only: the prompt trigram index is dropped
-before prompt retention is measured on the heap, holds lose their account index before the share kept
-by hold retention is applied), so their sum is the saving of all of them together.
+The levers do not overlap (each byte is counted in one lever only), so their sum is the saving of all of
+them together.
 """
 
 import time
@@ -22,10 +22,9 @@ import psycopg
 MB = 1024 * 1024
 GB = 1024 * MB
 
-# Operator settings assumed by the retention levers.
+# The operator setting assumed by the prompt retention lever.
 PROMPT_RETENTION_DAYS = 90  # as written in GENERATION_RETAINED
 SHORTER_PROMPT_RETENTION_DAYS = 30
-HOLD_RETENTION_DAYS = 30
 
 
 @dataclass
@@ -52,17 +51,7 @@ def relation_size(cursor: psycopg.Cursor, relation: str) -> int:
 
 
 def index_size(cursor: psycopg.Cursor, name: str) -> int:
-    """The index's size; 0 once a migration has dropped it (the lever is applied)."""
-    return _one(cursor, "SELECT COALESCE(pg_relation_size(to_regclass(%s)), 0)", [name])
-
-
-def index_method(cursor: psycopg.Cursor, name: str) -> str | None:
-    cursor.execute(
-        "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = to_regclass(%s)",
-        [name],
-    )
-    row = cursor.fetchone()
-    return row[0] if row else None
+    return _one(cursor, "SELECT pg_relation_size(%s::regclass)", [name])
 
 
 def timed(cursor: psycopg.Cursor, *statements: str) -> float:
@@ -72,100 +61,37 @@ def timed(cursor: psycopg.Cursor, *statements: str) -> float:
     return time.monotonic() - began
 
 
-# --- Indexes that could go ------------------------------------------------------------------------
+# --- Indexes that could change ----------------------------------------------------------------
 
-DROPPABLE = [
-    (
-        "generations",
-        "generation_prompt_trgm",
-        "drop the prompt trigram index (operators find jobs by user, task id, date)",
-    ),
-    (
-        "generations",
-        "generation_user_created_idx",
-        "drop (user_id, created_at): admission windows as a bounded newest-first scan of (user_id, id DESC)",
-    ),
-    (
-        "generations",
-        "generations_generation_model_id_fdc80568",
-        "drop the model_id FK index (models are never deleted; model filters are date-bounded)",
-    ),
-    (
-        "ledger",
-        "billing_ledger_entry_account_id_7a3ce12d",
-        "drop the account_id FK index (its prefix of (account_id, id DESC))",
-    ),
-    (
-        "ledger",
-        "billing_ledger_entry_counter_account_id_ff22ef1e",
-        "drop the counter_account_id FK index (system accounts are never deleted)",
-    ),
-    (
-        "payments",
-        "billing_payment_user_id_a21ad6ba",
-        "drop the user_id FK index (its prefix of (user_id, id DESC))",
-    ),
-    (
-        "holds",
-        "billing_hold_account_id_56c002f9",
-        "drop the account_id FK index (open holds have their partial index)",
-    ),
-]
-
-# btree on created_at -> BRIN: rows arrive in time order and the tables are append-only.
+# btree on created_at -> BRIN. The logs keep their btree: retention's batched deletes let new rows fill
+# old pages, so a block range would span weeks; the measurement says what BRIN would save regardless.
 BRIN = [
-    ("ledger", "billing_ledger_entry", "ledger_entry_created_idx"),
-    ("generations", "generations_generation", "generation_created_idx"),
-    ("payments", "billing_payment", "payment_created_idx"),
     ("provider logs", "generations_provider_log", "provider_log_created_idx"),
     ("debug logs", "ops_debug_log", "debug_log_created_at_idx"),
 ]
 
 
 def index_levers(cursor: psycopg.Cursor) -> list[Lever]:
-    """The index levers not applied yet: a dropped index or one already BRIN or partial is skipped."""
-    levers = [
-        Lever(group, note, index_size(cursor, name), 0, name)
-        for group, name, note in DROPPABLE
-        if index_method(cursor, name) is not None
-    ]
+    levers = []
     for group, table, name in BRIN:
-        if index_method(cursor, name) != "btree":
-            continue
         cursor.execute(f"CREATE INDEX lever_brin ON {table} USING brin (created_at)")
         brin = index_size(cursor, "lever_brin")
         cursor.execute("DROP INDEX lever_brin")
         levers.append(Lever(group, f"created_at btree -> BRIN ({name})", index_size(cursor, name), brin))
-    # The operator column is set on manual adjustments only: a partial index keeps what FKs need.
-    if index_method(cursor, "billing_ledger_entry_operator_id_44978955") is None:
-        return levers
-    cursor.execute(
-        "CREATE INDEX lever_partial ON billing_ledger_entry (operator_id) WHERE operator_id IS NOT NULL"
-    )
-    partial = index_size(cursor, "lever_partial")
-    cursor.execute("DROP INDEX lever_partial")
-    levers.append(
-        Lever(
-            "ledger",
-            "operator_id index partial (WHERE operator_id IS NOT NULL)",
-            index_size(cursor, "billing_ledger_entry_operator_id_44978955"),
-            partial,
-        )
-    )
     return levers
 
 
 # --- Row layouts ----------------------------------------------------------------------------------
 
 # Ledger: amounts as bigint minor units, currency as a smallint code, columns widest first (no
-# alignment padding), no description on charges (the reference "generation:<id>" names the job).
+# alignment padding). Charges store no description already (billing.references derives it).
 LEDGER_AS_IS = "CREATE TABLE lever_a AS SELECT * FROM billing_ledger_entry"
 LEDGER_LEAN = """
 CREATE TABLE lever_b AS
 SELECT id, account_id, counter_account_id, (amount * 100)::bigint AS amount_minor,
        (balance_after * 100)::bigint AS balance_after_minor, created_at, operator_id,
        type, 1::smallint AS currency_code, reference,
-       CASE WHEN type = 2 THEN '' ELSE description END AS description
+       description
 FROM billing_ledger_entry
 """
 
@@ -225,7 +151,7 @@ def layout_levers(cursor: psycopg.Cursor) -> list[Lever]:
     levers.append(
         Lever(
             "ledger",
-            "heap: bigint minor units, smallint currency, widest first, no description on charges",
+            "heap: bigint minor units, smallint currency, widest first",
             now,
             then,
             f"copies {seconds:.0f} s",
@@ -282,25 +208,6 @@ def retention_levers(cursor: psycopg.Cursor) -> list[Lever]:
             f"{shorter / MB:.0f} MB more",
         )
     )
-    # A paid generation writes three rows: the job, the hold and the charge. Once the hold is captured
-    # or released, the charge (in the ledger) and the job (its cost and status) carry every fact the
-    # hold had; keeping resolved holds HOLD_RETENTION_DAYS for support is enough.
-    kept = _one(
-        cursor,
-        "SELECT AVG((status = 'open' OR created_at >= now() - %s * interval '1 day')::int) FROM billing_hold",
-        [HOLD_RETENTION_DAYS],
-    )
-    total = _one(cursor, "SELECT pg_total_relation_size('billing_hold')")
-    fk_index = index_size(cursor, "billing_hold_account_id_56c002f9")  # counted by its own lever
-    levers.append(
-        Lever(
-            "holds",
-            f"rows per operation: resolved holds deleted after {HOLD_RETENTION_DAYS} days",
-            total - fk_index,
-            int((total - fk_index) * kept),
-            f"{100 * kept:.1f} % of holds kept",
-        )
-    )
     return levers
 
 
@@ -309,7 +216,7 @@ def levers_measure(connection: psycopg.Connection) -> None:
         cursor.execute("SET statement_timeout = 0")
         cursor.execute("SET maintenance_work_mem = '256MB'")
         cursor.execute("DROP TABLE IF EXISTS lever_a, lever_b")
-        cursor.execute("DROP INDEX IF EXISTS lever_brin, lever_partial")
+        cursor.execute("DROP INDEX IF EXISTS lever_brin")
         database = _one(cursor, "SELECT pg_database_size(current_database())")
         began = time.monotonic()
         levers = [*index_levers(cursor), *layout_levers(cursor), *retention_levers(cursor)]
