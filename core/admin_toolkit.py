@@ -197,6 +197,14 @@ class UserIdFilter(HiddenIdFilter):
     field = "user_id"
 
 
+BIGINT_MAX = 2**63 - 1
+
+
+def bigint_term(term: str) -> int | None:
+    """A search term that is a whole number a bigint column holds (an id), else None."""
+    return int(term) if term.isdigit() and int(term) <= BIGINT_MAX else None
+
+
 def user_link(user) -> str:
     if user is None:
         return "—"

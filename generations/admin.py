@@ -26,6 +26,7 @@ from core.admin_toolkit import (
     ReadOnlyBigTableAdmin,
     UserIdFilter,
     UserRefSearchMixin,
+    bigint_term,
     has_perms,
     user_link,
 )
@@ -162,8 +163,8 @@ class GenerationAdmin(ExportMixin, BigTableAdmin):
         if not term:
             return queryset, False
         condition = Q(task_id=term)
-        if term.isdigit() and int(term) < 2**63:
-            condition |= Q(pk=int(term))
+        if (pk := bigint_term(term)) is not None:
+            condition |= Q(pk=pk)
         user_ids = end_user_ids_for_ref(ref=term)
         if user_ids is not None:
             condition |= Q(user_id__in=user_ids)

@@ -32,6 +32,7 @@ from core.admin_toolkit import (
     IdBoundedDateRangeFilter,
     ReadOnlyBigTableAdmin,
     TotalsMixin,
+    bigint_term,
     user_link,
 )
 from core.errors import DomainError
@@ -276,8 +277,8 @@ class LedgerEntryAdmin(TotalsMixin, ExportMixin, ReadOnlyBigTableAdmin):
                 )
             )
             condition |= Q(account_id__in=account_ids)
-        if term.isdigit() and int(term) < 2**63:
-            condition |= Q(pk=int(term))
+        if (pk := bigint_term(term)) is not None:
+            condition |= Q(pk=pk)
         return queryset.filter(condition), False
 
     def get_changelist(self, request: HttpRequest, **kwargs):

@@ -25,6 +25,7 @@ from core.admin_toolkit import (
     ReadOnlyBigTableAdmin,
     TotalsMixin,
     UserIdFilter,
+    bigint_term,
     user_link,
 )
 from core.errors import DomainError
@@ -121,8 +122,8 @@ class PaymentAdmin(RefundPermissionMixin, TotalsMixin, ExportMixin, ReadOnlyBigT
         user_ids = end_user_ids_for_ref(ref=term)
         if user_ids:
             condition |= Q(user_id__in=user_ids)
-        if term.isdigit() and int(term) < 2**63:
-            condition |= Q(pk=int(term))
+        if (pk := bigint_term(term)) is not None:
+            condition |= Q(pk=pk)
         return queryset.filter(condition), False
 
     @admin.display(description=_("user"), ordering="user_id")

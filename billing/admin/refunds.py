@@ -10,7 +10,7 @@ from accounts.selectors import end_user_ids_for_ref
 from billing import services
 from billing.admin.common import CurrencyFilter
 from billing.models import ChargeRefund, Refund
-from core.admin_toolkit import ReadOnlyBigTableAdmin, user_link
+from core.admin_toolkit import ReadOnlyBigTableAdmin, bigint_term, user_link
 from core.errors import DomainError
 
 REFUND_PERMISSION = "billing.issue_refund"
@@ -66,8 +66,8 @@ class RefundAdmin(RefundPermissionMixin, UserOrExactSearchMixin, ReadOnlyBigTabl
     user_field = "payment__user_id"
 
     def search_other(self, queryset: QuerySet, term: str) -> QuerySet:
-        if term.isdigit() and int(term) < 2**63:
-            return queryset.filter(payment_id=int(term))
+        if (payment_id := bigint_term(term)) is not None:
+            return queryset.filter(payment_id=payment_id)
         return queryset.filter(provider_refund_id=term)
 
     @admin.display(description=_("payer"))
