@@ -201,8 +201,11 @@ BIGINT_MAX = 2**63 - 1
 
 
 def bigint_term(term: str) -> int | None:
-    """A search term that is a whole number a bigint column holds (an id), else None."""
-    return int(term) if term.isdigit() and int(term) <= BIGINT_MAX else None
+    """A search term that is a whole number a bigint column holds (an id), else None.
+
+    ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() refuses or reads as a number.
+    """
+    return int(term) if term.isascii() and term.isdigit() and int(term) <= BIGINT_MAX else None
 
 
 def user_link(user) -> str:

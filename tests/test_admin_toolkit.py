@@ -5,7 +5,7 @@ import csv
 import pytest
 
 from accounts.models import EndUser
-from core.admin_toolkit import CappedCountPaginator, csv_stream, spreadsheet_safe
+from core.admin_toolkit import BIGINT_MAX, CappedCountPaginator, bigint_term, csv_stream, spreadsheet_safe
 from tests.support.users import user_create
 
 
@@ -46,3 +46,34 @@ def test_csv_stream_yields_the_header_then_one_safe_line_per_row_for_russian_exc
     assert lines[0].encode("utf-8").startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader([lines[0].removeprefix("\ufeff"), *lines[1:]], delimiter=";"))
     assert rows == [["имя", "b"], ["1", "'=x"], ["2", "Ёлка; ель"]]
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("42", 42),
+        (str(BIGINT_MAX), BIGINT_MAX),
+        (str(BIGINT_MAX + 1), None),
+        ("²", None),
+        ("٣", None),
+        ("4a", None),
+        ("", None),
+    ],
+)
+def test_a_search_term_is_an_id_only_when_it_is_ascii_digits_a_bigint_holds(term, expected):
+    assert bigint_term(term) == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/billing/ledgerentry/",
+        "/admin/billing/payment/",
+        "/admin/billing/refund/",
+        "/admin/generations/generation/",
+    ],
+)
+def test_a_superscript_digit_in_the_search_box_is_a_search_not_a_server_error(admin_client, changelist):
+    # "²".isdigit() is true and int("²") raises: the id searches answered it with a 500.
+    assert admin_client.get(changelist, {"q": "²"}).status_code == 200
