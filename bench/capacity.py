@@ -46,6 +46,12 @@ def shell(*args: str, env: dict | None = None) -> float:
     return time.monotonic() - began
 
 
+def manage(*args: str, **settings: str) -> float:
+    """A manage.py command on the capacity database (extra settings through the environment); seconds."""
+    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local", **settings}
+    return shell(str(ROOT / ".venv/bin/python"), "manage.py", *args, env=env)
+
+
 def load() -> None:
     shell("dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DATABASE)
     shell("createdb", "-h", "127.0.0.1", "-U", "postgres", "-O", "botdesk", DATABASE)
@@ -53,14 +59,11 @@ def load() -> None:
     for extension in ("pg_trgm", "vector"):
         shell("psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", DATABASE, "-c",
               f"CREATE EXTENSION IF NOT EXISTS {extension}")  # fmt: skip
-    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
-    python = str(ROOT / ".venv/bin/python")
-    print(f"migrate: {shell(python, 'manage.py', 'migrate', '-v0', env=env):.1f} s")
-    seconds = shell(
-        python, "manage.py", "seed_demo",
+    print(f"migrate: {manage('migrate', '-v0'):.1f} s")
+    seconds = manage(
+        "seed_demo",
         "--users", str(PROMISE["users"]), "--operations", str(PROMISE["operations"]),
         "--provider-logs", str(PROMISE["provider_logs"]), "--debug-logs", str(PROMISE["debug_logs"]),
-        env=env,
     )  # fmt: skip
     print(f"seed_demo load: {seconds:.1f} s")
     check()
@@ -68,13 +71,10 @@ def load() -> None:
 
 def settle(*, prompt_retention_days: int | None = None) -> None:
     """The nightly retention as the beat schedule runs it, then the tables it shrank compacted."""
-    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
-    if prompt_retention_days is not None:
-        env["PROMPT_RETENTION_DAYS"] = str(prompt_retention_days)
-    python = str(ROOT / ".venv/bin/python")
-    seconds = shell(python, "manage.py", "cleanup_retention", "--max-seconds", "7200", env=env)
+    settings = {} if prompt_retention_days is None else {"PROMPT_RETENTION_DAYS": str(prompt_retention_days)}
+    seconds = manage("cleanup_retention", "--max-seconds", "7200", **settings)
     print(
-        f"retention ({'default settings' if prompt_retention_days is None else f'PROMPT_RETENTION_DAYS={prompt_retention_days}'}): {seconds:.1f} s"
+        f"retention ({', '.join(f'{k}={v}' for k, v in settings.items()) or 'default settings'}): {seconds:.1f} s"
     )
     tables = ["billing_hold"] if prompt_retention_days is None else ["generations_generation"]
     with psycopg.connect(URL, autocommit=True) as connection:
@@ -90,8 +90,7 @@ def check() -> None:
         began = time.monotonic()
         connection.execute("ANALYZE")
         print(f"ANALYZE: {time.monotonic() - began:.1f} s")
-    env = {"DATABASE_URL": URL, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
-    seconds = shell(str(ROOT / ".venv/bin/python"), "manage.py", "ledger_check", env=env)
+    seconds = manage("ledger_check")
     print(f"ledger_check: passed in {seconds:.1f} s")
 
 
